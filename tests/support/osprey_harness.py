@@ -4,7 +4,7 @@ the processes it started (by PID). Used by tests/integration and bench/.
 Standard library only."""
 
 import gzip
-import http.server
+import http.server as httpserver
 import json
 import os
 import shutil
@@ -304,7 +304,7 @@ class FixtureTarget:
         self.content_type = content_type
         outer = self
 
-        class H(http.server.BaseHTTPRequestHandler):
+        class H(httpserver.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server API
                 n = len(outer.served) + 1
                 body = outer.page(n)
@@ -331,7 +331,7 @@ class FixtureTarget:
             def log_message(self, *a):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server = httpserver.ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

@@ -1,0 +1,298 @@
+/* coll_daemon.c - wiring: libevent loop with the HTTP server, signal events
+ * and the file_sd timer; targets are recomputed on the loop and handed to the
+ * scrape thread; samples go to the bus producer. */
+#include "coll_daemon.h"
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "coll_metrics.h"
+#include "coll_scrape.h"
+#include "coll_sd.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "osp_mem.h"
+#include "osp_time.h"
+
+struct coll_daemon {
+    coll_config *cfg;
+    const osp_cli *cli;
+    struct event_base *base;
+    struct event *ev_term, *ev_int, *ev_hup, *ev_sd;
+    osp_metrics *reg;
+    coll_metrics cm;
+    osp_http_server *http;
+    osp_bus_producer *prod;
+    coll_scraper *scr;
+    coll_sd *sd;
+    char producer_id[256];
+    int64_t last_ack_ms;
+    uint64_t last_acked;
+};
+
+static int
+publish(void *ctx, const void *pb, size_t len)
+{
+    return osp_bus_producer_send(ctx, 'm', pb, len);
+}
+
+static void
+push_targets(coll_daemon *d)
+{
+    coll_tset set = {0};
+    for (size_t j = 0; j < d->cfg->njobs; j++) {
+        const coll_job *job = &d->cfg->jobs[j];
+        coll_tset_add_groups(&set, job, job->static_groups, job->nstatic);
+        coll_sd_add_targets(d->sd, job, &set);
+    }
+    coll_scraper_update(d->scr, d->cfg, &set);
+}
+
+static void
+on_sd_timer(evutil_socket_t fd, short what, void *arg)
+{
+    coll_daemon *d = arg;
+    if (coll_sd_refresh(d->sd, d->cfg, osp_now_ms(), false))
+        push_targets(d);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    coll_daemon *d = arg;
+    if (sig == SIGHUP) {
+        osp_buf msg;
+        osp_buf_init(&msg);
+        (void)coll_daemon_reload(d, &msg);
+        osp_buf_fini(&msg);
+        return;
+    }
+    osp_log(OSP_LOG_INFO, "collector", "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+            NULL);
+    event_base_loopbreak(d->base);
+}
+
+static bool
+http_ready(void *ctx, osp_buf *why)
+{
+    coll_daemon *d = ctx;
+    if (!coll_scraper_running(d->scr)) {
+        osp_buf_puts(why, "scrape loop not running");
+        return false;
+    }
+    return true;
+}
+
+static void
+http_health(void *ctx, osp_buf *out)
+{
+    coll_daemon *d = ctx;
+    osp_bus_producer_stats s;
+    osp_bus_producer_get_stats(d->prod, &s);
+    int64_t now = osp_now_ms();
+    if (s.acked_batches != d->last_acked) {
+        d->last_acked = s.acked_batches;
+        d->last_ack_ms = now;
+    }
+    bool ok = s.spool_entries == 0 || now - d->last_ack_ms < 30000;
+    osp_buf_printf(out, "\"store_link\":\"%s\",\"scrape_loop\":\"%s\"", ok ? "ok" : "spooling",
+                   coll_scraper_running(d->scr) ? "ok" : "stopped");
+}
+
+static int
+http_reload(void *ctx, osp_buf *msg)
+{
+    return coll_daemon_reload(ctx, msg);
+}
+
+static void
+apply_log_level(const coll_config *cfg)
+{
+    osp_log_set_level(cfg->set.log_level);
+}
+
+static void
+warn_restart_only(const coll_config *a, const coll_config *b)
+{
+    const char *keys[] = {"listen", "store_ingest", "store_ack", "spool_dir", "collector_id"};
+    const char *va[] = {a->set.listen, a->set.store_ingest, a->set.store_ack, a->set.spool_dir,
+                        a->set.collector_id};
+    const char *vb[] = {b->set.listen, b->set.store_ingest, b->set.store_ack, b->set.spool_dir,
+                        b->set.collector_id};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        bool same = (!va[i] && !vb[i]) || (va[i] && vb[i] && strcmp(va[i], vb[i]) == 0);
+        if (!same)
+            osp_log(OSP_LOG_WARN, "config", "setting changed; it takes effect after a restart",
+                    "key", keys[i], NULL);
+    }
+}
+
+int
+coll_daemon_reload(coll_daemon *d, osp_buf *msg)
+{
+    coll_config *ncfg = NULL;
+    osp_errinfo ei;
+    osp_errinfo_clear(&ei);
+    int rc = coll_config_load(d->cfg->path, d->cli, &ncfg, &ei);
+    if (rc) {
+        char text[1024];
+        osp_errinfo_format(&ei, text, sizeof(text));
+        osp_buf_puts(msg, text);
+        osp_log(OSP_LOG_ERROR, "config", "reload failed; keeping the running configuration",
+                "error", text, NULL);
+        if (d->cm.reload_failures)
+            osp_metric_inc(d->cm.reload_failures);
+        return rc;
+    }
+    warn_restart_only(d->cfg, ncfg);
+    coll_config_unref(d->cfg);
+    d->cfg = ncfg;
+    apply_log_level(ncfg);
+    coll_sd_refresh(d->sd, d->cfg, osp_now_ms(), true);
+    push_targets(d);
+    osp_metric_inc(d->cm.reloads);
+    osp_log(OSP_LOG_INFO, "config", "configuration reloaded", "file", d->cfg->path, NULL);
+    osp_buf_puts(msg, "reloaded");
+    return 0;
+}
+
+static int
+start_producer(coll_daemon *d, osp_errinfo *ei)
+{
+    const coll_settings *st = &d->cfg->set;
+    if (st->collector_id && *st->collector_id) {
+        snprintf(d->producer_id, sizeof(d->producer_id), "%s", st->collector_id);
+    } else {
+        char host[200] = "localhost";
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = 0;
+        snprintf(d->producer_id, sizeof(d->producer_id), "collector@%s-%d", host,
+                 osp_http_server_port(d->http));
+    }
+    osp_bus_producer_opts po = {
+        .producer_id = d->producer_id,
+        .ingest_url = st->store_ingest,
+        .ack_url = st->store_ack,
+        .spool_dir = st->spool_dir && *st->spool_dir ? st->spool_dir : NULL,
+        .spool_max_bytes = st->spool_max_bytes,
+    };
+    return osp_bus_producer_new(&po, &d->prod, ei);
+}
+
+int
+coll_daemon_new(coll_config *cfg, const osp_cli *cli, coll_daemon **out, osp_errinfo *ei)
+{
+    coll_daemon *d = osp_calloc(1, sizeof(*d));
+    d->cfg = coll_config_ref(cfg);
+    d->cli = cli;
+    d->last_ack_ms = osp_now_ms();
+    apply_log_level(cfg);
+    int rc = OSP_EIO;
+    if (!(d->base = event_base_new())) {
+        osp_errinfo_set(ei, OSP_EIO, 0, 0, "event_base_new failed");
+        goto fail;
+    }
+    d->reg = osp_metrics_new();
+    osp_metrics_add_process(d->reg);
+    coll_metrics_init(&d->cm, d->reg);
+    if ((rc = osp_http_server_new(d->base, cfg->set.listen, &d->http, ei)))
+        goto fail;
+    if ((rc = start_producer(d, ei)))
+        goto fail;
+    coll_metrics_add_bus(d->reg, d->prod);
+    osp_http_std std = {
+        .service = "collector",
+        .version = OSPREY_VERSION,
+        .metrics = d->reg,
+        .ready = http_ready,
+        .health_checks = http_health,
+        .reload = http_reload,
+        .ctx = d,
+    };
+    if ((rc = osp_http_add_std(d->http, &std))) {
+        osp_errinfo_set(ei, rc, 0, 0, "cannot register the standard HTTP endpoints");
+        goto fail;
+    }
+    coll_scraper_opts so = {.publish = publish, .publish_ctx = d->prod, .metrics = &d->cm};
+    if ((rc = coll_scraper_new(&so, &d->scr, ei)))
+        goto fail;
+    d->sd = coll_sd_new();
+    coll_sd_refresh(d->sd, d->cfg, osp_now_ms(), true);
+    push_targets(d);
+    d->ev_term = evsignal_new(d->base, SIGTERM, on_signal, d);
+    d->ev_int = evsignal_new(d->base, SIGINT, on_signal, d);
+    d->ev_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
+    d->ev_sd = event_new(d->base, -1, EV_PERSIST, on_sd_timer, d);
+    struct timeval tv = {.tv_sec = (time_t)(cfg->set.sd_check_interval / 1000),
+                         .tv_usec = (suseconds_t)(cfg->set.sd_check_interval % 1000) * 1000};
+    if (!d->ev_term || !d->ev_int || !d->ev_hup || !d->ev_sd || event_add(d->ev_term, NULL) ||
+        event_add(d->ev_int, NULL) || event_add(d->ev_hup, NULL) || event_add(d->ev_sd, &tv)) {
+        rc = osp_errinfo_set(ei, OSP_EIO, 0, 0, "cannot register signal/timer events");
+        goto fail;
+    }
+    if (cfg->set.redis && *cfg->set.redis)
+        osp_log(OSP_LOG_WARN, "collector",
+                "Redis sharding is not implemented yet; this collector scrapes every target", NULL);
+    char port[16];
+    snprintf(port, sizeof(port), "%d", osp_http_server_port(d->http));
+    osp_log(OSP_LOG_INFO, "collector", "collector started", "version", OSPREY_VERSION, "port", port,
+            "producer_id", d->producer_id, "config", cfg->path, NULL);
+    *out = d;
+    return 0;
+fail:
+    coll_daemon_free(d);
+    return rc ? rc : OSP_EIO;
+}
+
+int
+coll_daemon_run(coll_daemon *d)
+{
+    event_base_dispatch(d->base);
+    coll_scraper_stop(d->scr);
+    int64_t t0 = osp_now_ms();
+    int rc = osp_bus_producer_flush(d->prod, d->cfg->set.flush_timeout);
+    char ms[24];
+    snprintf(ms, sizeof(ms), "%lld", (long long)(osp_now_ms() - t0));
+    if (rc == 0) {
+        osp_log(OSP_LOG_INFO, "collector", "all batches acked; bye", "flush_ms", ms, NULL);
+    } else {
+        osp_bus_producer_stats s;
+        osp_bus_producer_get_stats(d->prod, &s);
+        char n[24];
+        snprintf(n, sizeof(n), "%llu", (unsigned long long)s.spool_entries);
+        osp_log(OSP_LOG_WARN, "collector",
+                "store did not ack everything before flush_timeout; unacked batches stay spooled",
+                "pending", n, "spooled_to_disk", d->cfg->set.spool_dir ? "true" : "false", NULL);
+    }
+    return 0;
+}
+
+void
+coll_daemon_free(coll_daemon *d)
+{
+    if (!d)
+        return;
+    if (d->ev_term)
+        event_free(d->ev_term);
+    if (d->ev_int)
+        event_free(d->ev_int);
+    if (d->ev_hup)
+        event_free(d->ev_hup);
+    if (d->ev_sd)
+        event_free(d->ev_sd);
+    osp_http_server_free(d->http);
+    coll_scraper_free(d->scr);
+    coll_sd_free(d->sd);
+    osp_bus_producer_free(d->prod);
+    osp_metrics_free(d->reg);
+    if (d->base)
+        event_base_free(d->base);
+    coll_config_unref(d->cfg);
+    osp_free(d);
+}

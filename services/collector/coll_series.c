@@ -1,0 +1,135 @@
+/* coll_series.c - per-target series set with generations: an entry's `gen` is
+ * the last scrape that saw it, `born` the scrape that added it. */
+#include "coll_series.h"
+
+#include <string.h>
+
+#include "osp_mem.h"
+
+typedef struct series_ent {
+    osp_labels labels;
+    uint64_t gen;
+    uint64_t born;
+    bool explicit_ts;
+} series_ent;
+
+double
+coll_stale_nan(void)
+{
+    uint64_t bits = COLL_STALE_NAN_BITS;
+    double v;
+    memcpy(&v, &bits, sizeof(v));
+    return v;
+}
+
+bool
+coll_is_stale_nan(double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    return bits == COLL_STALE_NAN_BITS;
+}
+
+void
+coll_series_init(coll_series_set *s)
+{
+    coll_map_init(&s->m);
+    s->gen = 0;
+}
+
+static void
+ent_free(series_ent *e)
+{
+    osp_labels_fini(&e->labels);
+    osp_free(e);
+}
+
+void
+coll_series_fini(coll_series_set *s)
+{
+    size_t it = 0;
+    void *v;
+    while (coll_map_next(&s->m, &it, NULL, &v))
+        ent_free(v);
+    coll_map_fini(&s->m);
+}
+
+void
+coll_series_begin(coll_series_set *s)
+{
+    s->gen++;
+}
+
+int
+coll_series_seen(coll_series_set *s, const osp_labels *labels, uint64_t hash, bool explicit_ts)
+{
+    series_ent *e = coll_map_get(&s->m, hash);
+    if (e && e->gen == s->gen)
+        return -1;
+    int isnew = 0;
+    if (!e) {
+        e = osp_calloc(1, sizeof(*e));
+        osp_labels_init(&e->labels);
+        osp_labels_copy(&e->labels, labels);
+        e->born = s->gen;
+        coll_map_put(&s->m, hash, e);
+        isnew = 1;
+    }
+    e->gen = s->gen;
+    e->explicit_ts = explicit_ts;
+    return isnew;
+}
+
+static void
+mark(osp_mbatch *b, const series_ent *e, int64_t ts_ms)
+{
+    if (!b)
+        return;
+    double v = coll_stale_nan();
+    osp_mbatch_add_series(b, &e->labels, &ts_ms, &v, 1);
+}
+
+/* sweep: remove entries for which drop(e) holds, staling those that stale(e). */
+static size_t
+sweep(coll_series_set *s, int mode, int64_t ts_ms, osp_mbatch *b)
+{
+    size_t nkeys = 0, it = 0, marked = 0;
+    uint64_t key;
+    void *v;
+    uint64_t *keys = osp_calloc(s->m.n ? s->m.n : 1, sizeof(uint64_t));
+    while (coll_map_next(&s->m, &it, &key, &v)) {
+        series_ent *e = v;
+        bool drop = mode != 0 || e->gen != s->gen; /* mode 0: ok scrape */
+        if (drop)
+            keys[nkeys++] = key;
+    }
+    for (size_t i = 0; i < nkeys; i++) {
+        series_ent *e = coll_map_del(&s->m, keys[i]);
+        bool silent = e->explicit_ts || (mode == 1 && e->born == s->gen);
+        if (!silent) {
+            mark(b, e, ts_ms);
+            marked++;
+        }
+        ent_free(e);
+    }
+    osp_free(keys);
+    return marked;
+}
+
+size_t
+coll_series_end(coll_series_set *s, bool ok, int64_t ts_ms, osp_mbatch *b)
+{
+    return sweep(s, ok ? 0 : 1, ts_ms, b);
+}
+
+size_t
+coll_series_stale_all(coll_series_set *s, int64_t ts_ms, osp_mbatch *b)
+{
+    return sweep(s, 2, ts_ms, b);
+}
+
+size_t
+coll_series_count(const coll_series_set *s)
+{
+    return s->m.n;
+}

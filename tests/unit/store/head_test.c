@@ -1,0 +1,292 @@
+/* head_test.c - the head's append rules, the inverted index with all four
+ * matcher kinds (incl. the empty-value semantics), the PromQL source over the
+ * head, retention truncation, batch validation and metadata. */
+#include "osp_test.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "osp_arena.h"
+#include "promql.h"
+#include "store_apply.h"
+#include "store_head.h"
+
+static uint32_t
+add_series(store_head *h, const char *name, const char *k1, const char *v1, const char *k2,
+           const char *v2)
+{
+    osp_labels ls;
+    osp_labels_init(&ls);
+    osp_labels_addc(&ls, "__name__", name);
+    if (k1)
+        osp_labels_addc(&ls, k1, v1);
+    if (k2)
+        osp_labels_addc(&ls, k2, v2);
+    osp_labels_sort(&ls);
+    uint32_t ref;
+    bool created;
+    assert_int_equal(store_head_get_or_create(h, osp_labels_hash(&ls), &ls, &ref, &created), 0);
+    osp_labels_fini(&ls);
+    return ref;
+}
+
+static void
+test_append_rules(void **state)
+{
+    (void)state;
+    store_head *h = store_head_new();
+    store_head_wrlock(h);
+    uint32_t r = add_series(h, "m", "job", "a", NULL, NULL);
+    assert_int_equal(store_head_append(h, r, 1000, 1.0), STORE_APPEND_OK);
+    assert_int_equal(store_head_append(h, r, 3000, 3.0), STORE_APPEND_OK);
+    /* replayed sample: identical value at the same time is a silent duplicate */
+    assert_int_equal(store_head_append(h, r, 3000, 3.0), STORE_APPEND_DUP);
+    /* same time, other value: conflict */
+    assert_int_equal(store_head_append(h, r, 3000, 4.0), STORE_APPEND_CONFLICT);
+    /* out of order: inserted in place */
+    assert_int_equal(store_head_append(h, r, 2000, 2.0), STORE_APPEND_OK);
+    assert_int_equal(store_head_append(h, r, 500, 0.5), STORE_APPEND_OK);
+    assert_int_equal(store_head_append(h, r, 2000, 2.0), STORE_APPEND_DUP);
+    assert_int_equal(store_head_append(h, r, 2000, 2.5), STORE_APPEND_CONFLICT);
+    /* stale markers are samples; a NaN of other bits conflicts with one */
+    double stale = osp_promql_stale_nan();
+    assert_int_equal(store_head_append(h, r, 4000, stale), STORE_APPEND_OK);
+    assert_int_equal(store_head_append(h, r, 4000, stale), STORE_APPEND_DUP);
+    assert_int_equal(store_head_append(h, r, 4000, NAN), STORE_APPEND_CONFLICT);
+    const store_series *s = store_head_series(h, r);
+    assert_int_equal(s->n, 5);
+    int64_t want[] = {500, 1000, 2000, 3000, 4000};
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(s->ts[i], want[i]);
+    assert_true(osp_promql_is_stale(s->vs[4]));
+    assert_int_equal(store_head_nsamples(h), 5);
+    assert_int_equal(store_head_nseries(h), 1);
+    store_head_unlock(h);
+    store_head_free(h);
+}
+
+static void
+test_find_and_collision(void **state)
+{
+    (void)state;
+    store_head *h = store_head_new();
+    store_head_wrlock(h);
+    uint32_t r = add_series(h, "m", "job", "a", NULL, NULL);
+    osp_labels ls, other;
+    osp_labels_init(&ls);
+    osp_labels_init(&other);
+    osp_labels_addc(&ls, "__name__", "m");
+    osp_labels_addc(&ls, "job", "a");
+    osp_labels_addc(&other, "__name__", "m");
+    osp_labels_addc(&other, "job", "b");
+    uint32_t got;
+    assert_int_equal(store_head_find(h, osp_labels_hash(&ls), &ls, &got), 0);
+    assert_int_equal(got, r);
+    /* the same id with other labels is a detected collision, never a merge */
+    assert_int_equal(store_head_find(h, osp_labels_hash(&ls), &other, &got), OSP_EEXIST);
+    bool created = true;
+    assert_int_equal(store_head_get_or_create(h, osp_labels_hash(&ls), &other, &got, &created),
+                     OSP_EEXIST);
+    assert_int_equal(store_head_nseries(h), 1);
+    assert_int_equal(store_head_find(h, osp_labels_hash(&other), &other, &got), OSP_ENOTFOUND);
+    store_head_unlock(h);
+    osp_labels_fini(&ls);
+    osp_labels_fini(&other);
+    store_head_free(h);
+}
+
+/* Three series: up{job=a,env=prod}, up{job=b}, node{job=a,env=dev}. */
+static store_head *
+fixture(void)
+{
+    store_head *h = store_head_new();
+    store_head_wrlock(h);
+    uint32_t r0 = add_series(h, "up", "job", "a", "env", "prod");
+    uint32_t r1 = add_series(h, "up", "job", "b", NULL, NULL);
+    uint32_t r2 = add_series(h, "node", "job", "a", "env", "dev");
+    for (int64_t t = 0; t <= 600000; t += 15000) {
+        store_head_append(h, r0, t, (double)t / 1000.0);
+        store_head_append(h, r1, t, 1.0);
+        store_head_append(h, r2, t, 2.0 * (double)t / 1000.0);
+    }
+    store_head_unlock(h);
+    return h;
+}
+
+static size_t
+count_matches(store_head *h, const char *sel)
+{
+    osp_arena *a = osp_arena_new(0);
+    osp_matcher *ms;
+    size_t nm, n;
+    uint32_t *refs;
+    osp_errinfo ei;
+    assert_int_equal(osp_matchers_parse(sel, strlen(sel), &ms, &nm, a, &ei), 0);
+    store_head_rdlock(h);
+    store_head_match(h, ms, nm, INT64_MIN, INT64_MAX, a, &refs, &n);
+    store_head_unlock(h);
+    osp_arena_free(a);
+    return n;
+}
+
+static void
+test_index_matchers(void **state)
+{
+    (void)state;
+    store_head *h = fixture();
+    assert_int_equal(count_matches(h, "up"), 2);
+    assert_int_equal(count_matches(h, "{job=\"a\"}"), 2);
+    assert_int_equal(count_matches(h, "up{job=\"a\"}"), 1);
+    assert_int_equal(count_matches(h, "up{job=\"zzz\"}"), 0);
+    assert_int_equal(count_matches(h, "up{job!=\"a\"}"), 1);
+    assert_int_equal(count_matches(h, "{job=~\"a|b\"}"), 3);
+    assert_int_equal(count_matches(h, "{__name__=~\"u.*\"}"), 2);
+    assert_int_equal(count_matches(h, "{__name__!~\"u.*\", job=~\".+\"}"), 1);
+    assert_int_equal(count_matches(h, "{job=~\"a\", env!~\"prod\"}"), 1);
+    /* empty-value semantics: env="" selects series without env */
+    assert_int_equal(count_matches(h, "up{env=\"\"}"), 1);
+    assert_int_equal(count_matches(h, "{job=~\".+\", env=~\"\"}"), 1);
+    assert_int_equal(count_matches(h, "{job=~\".+\", env!=\"\"}"), 2);
+    assert_int_equal(count_matches(h, "{job=~\".+\", env!~\".+\"}"), 1);
+    assert_int_equal(count_matches(h, "{job=~\".+\", env=~\"prod|\"}"), 2);
+    store_head_free(h);
+}
+
+static void
+test_promql_over_head(void **state)
+{
+    (void)state;
+    store_head *h = fixture();
+    osp_promql_source src = store_head_source(h);
+    const char *q = "sum by (job) (rate({job=\"a\"}[1m]))";
+    osp_promql_expr *e = NULL;
+    osp_errinfo ei;
+    osp_errinfo_clear(&ei);
+    assert_int_equal(osp_promql_parse(q, strlen(q), &e, &ei), 0);
+    osp_promql_result *r = NULL;
+    assert_int_equal(osp_promql_eval_instant(e, &src, 300000, NULL, &r, &ei), 0);
+    assert_int_equal(r->type, OSP_PROMQL_VECTOR);
+    assert_int_equal(r->nseries, 1);
+    /* up{job=a} grows 1/s, node{job=a} 2/s */
+    assert_true(fabs(r->series[0].pts[0].v - 3.0) < 1e-9);
+    osp_promql_result_free(r);
+    osp_promql_expr_free(e);
+
+    q = "up";
+    assert_int_equal(osp_promql_parse(q, strlen(q), &e, &ei), 0);
+    assert_int_equal(osp_promql_eval_range(e, &src, 0, 60000, 30000, NULL, &r, &ei), 0);
+    assert_int_equal(r->type, OSP_PROMQL_MATRIX);
+    assert_int_equal(r->nseries, 2);
+    assert_int_equal(r->series[0].npts, 3);
+    osp_promql_result_free(r);
+    osp_promql_expr_free(e);
+    store_head_free(h);
+}
+
+static void
+test_truncate(void **state)
+{
+    (void)state;
+    store_head *h = store_head_new();
+    store_head_wrlock(h);
+    uint32_t old = add_series(h, "old", NULL, NULL, NULL, NULL);
+    uint32_t cur = add_series(h, "cur", NULL, NULL, NULL, NULL);
+    store_head_append(h, old, 100, 1);
+    store_head_append(h, cur, 100, 1);
+    store_head_append(h, cur, 5000, 2);
+    assert_int_equal(store_head_truncate(h, 1000), 2);
+    assert_int_equal(store_head_nseries(h), 1);
+    assert_int_equal(store_head_nsamples(h), 1);
+    assert_string_equal(osp_labels_get(&store_head_series(h, 0)->labels, "__name__"), "cur");
+    store_head_unlock(h);
+    assert_int_equal(count_matches(h, "old"), 0);
+    assert_int_equal(count_matches(h, "cur"), 1);
+    store_head_free(h);
+}
+
+static void
+test_prep_validation(void **state)
+{
+    (void)state;
+    Osprey__Label l_name = OSPREY__LABEL__INIT, l_job = OSPREY__LABEL__INIT,
+                  l_bad = OSPREY__LABEL__INIT, l_empty = OSPREY__LABEL__INIT;
+    l_name.name = "__name__", l_name.value = "m";
+    l_job.name = "job", l_job.value = "x";
+    l_bad.name = "1bad", l_bad.value = "x";
+    l_empty.name = "gone", l_empty.value = "";
+    Osprey__Sample s1 = OSPREY__SAMPLE__INIT;
+    s1.timestamp_ms = 1000, s1.value = 1;
+    Osprey__Sample *samples[] = {&s1};
+    Osprey__Label *good[] = {&l_job, &l_empty, &l_name};
+    Osprey__Label *noname[] = {&l_job};
+    Osprey__Label *bad[] = {&l_name, &l_bad};
+    Osprey__Label *dup[] = {&l_name, &l_job, &l_job};
+    Osprey__Series sg = OSPREY__SERIES__INIT, sn = OSPREY__SERIES__INIT,
+                   sb = OSPREY__SERIES__INIT, sd = OSPREY__SERIES__INIT;
+    sg.labels = good, sg.n_labels = 3, sg.samples = samples, sg.n_samples = 1;
+    sn.labels = noname, sn.n_labels = 1, sn.samples = samples, sn.n_samples = 1;
+    sb.labels = bad, sb.n_labels = 2, sb.samples = samples, sb.n_samples = 1;
+    sd.labels = dup, sd.n_labels = 3, sd.samples = samples, sd.n_samples = 1;
+    Osprey__Series *series[] = {&sg, &sn, &sb, &sd};
+    Osprey__MetricMetadata md = OSPREY__METRIC_METADATA__INIT;
+    md.name = "m", md.type = "untyped", md.help = "h", md.unit = "";
+    Osprey__MetricMetadata *mds[] = {&md};
+    Osprey__MetricBatch mb = OSPREY__METRIC_BATCH__INIT;
+    mb.series = series, mb.n_series = 4, mb.metadata = mds, mb.n_metadata = 1;
+
+    store_prep p;
+    store_prep_init(&p);
+    store_prep_batch(&p, &mb);
+    assert_int_equal(p.n, 1);
+    assert_int_equal(p.rej_no_name, 1);
+    assert_int_equal(p.rej_bad_label, 1);
+    assert_int_equal(p.rej_dup_label, 1);
+    assert_int_equal(p.v[0].labels.n, 2); /* the empty-valued label is dropped */
+    assert_string_equal(p.v[0].labels.v[0].name, "__name__");
+
+    store_head *h = store_head_new();
+    store_apply_res res = {0};
+    store_apply_prep(h, &p, INT64_MIN, &res);
+    assert_int_equal(res.samples, 1);
+    assert_int_equal(res.series_created, 1);
+    memset(&res, 0, sizeof(res));
+    store_apply_prep(h, &p, INT64_MIN, &res); /* a replay: only duplicates */
+    assert_int_equal(res.samples, 0);
+    assert_int_equal(res.duplicates, 1);
+    memset(&res, 0, sizeof(res));
+    store_apply_prep(h, &p, 5000, &res);
+    assert_int_equal(res.too_old, 1);
+    store_apply_meta(h, &mb);
+    store_head_rdlock(h);
+    const store_meta *m = store_head_meta_find(h, "m");
+    assert_non_null(m);
+    assert_string_equal(m->type, "unknown");
+    assert_string_equal(m->help, "h");
+    store_head_unlock(h);
+    store_head_wrlock(h);
+    assert_false(store_head_meta_set(h, "m", "unknown", "h", ""));
+    assert_true(store_head_meta_set(h, "m", "gauge", "h", ""));
+    assert_true(store_head_meta_set(h, "a", "gauge", "", ""));
+    size_t n;
+    const store_meta *all = store_head_meta(h, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(all[0].metric, "a");
+    store_head_unlock(h);
+    store_prep_fini(&p);
+    store_head_free(h);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_append_rules),
+        cmocka_unit_test(test_find_and_collision),
+        cmocka_unit_test(test_index_matchers),
+        cmocka_unit_test(test_promql_over_head),
+        cmocka_unit_test(test_truncate),
+        cmocka_unit_test(test_prep_validation),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
