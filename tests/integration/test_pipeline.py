@@ -60,7 +60,8 @@ def test_scrape_query_and_metadata():
     c, t = setup()
     try:
         wait_up(c)
-        h.wait_until(lambda: len(t.served) >= 3, 20, what="3 scrapes")
+        h.wait_until(lambda: len(t.served) >= 8, 30, what="8 scrapes")
+        time.sleep(0.5)
         # values: the stored sample series equals what the target served, in order
         d = c.store.query('app_requests_total{code="200"}[1h]')
         assert d["resultType"] == "matrix", d

@@ -458,17 +458,21 @@ def parse_exposition(text):
 
 
 def canon_le(v):
-    """Prometheus' canonical le/quantile text (1 -> 1.0)."""
-    if v in ("+Inf", "-Inf", "NaN"):
-        return v
+    """Prometheus' canonical le/quantile text: Go FormatFloat(f, 'g', -1) plus ".0"
+    when it has neither '.' nor an exponent (1 -> 1.0, 1e6 -> 1e+06)."""
+    if v in ("+Inf", "-Inf", "NaN", "Inf", "+inf", "-inf"):
+        return {"Inf": "+Inf", "+inf": "+Inf", "-inf": "-Inf"}.get(v, v)
     f = float(v)
-    r = repr(f)
-    if "e" in r:
-        mant, exp = r.split("e")
-        e = int(exp)
-        r = "%se%s%02d" % (mant.rstrip("0").rstrip(".") if "." in mant else mant,
-                           "-" if e < 0 else "+", abs(e))
-    return r
+    if f == 0:
+        return "0.0"
+    sign = "-" if f < 0 else ""
+    r = repr(abs(f))  # shortest round-trip digits, like Go's -1 precision
+    sig = r.replace(".", "").split("e")[0].lstrip("0").rstrip("0") or "0"
+    exp = int(r.split("e")[1]) if "e" in r else int(("%e" % abs(f)).split("e")[1])
+    if exp < -4 or exp >= 6:
+        m = sig[0] + ("." + sig[1:] if len(sig) > 1 else "")
+        return "%s%se%s%02d" % (sign, m, "-" if exp < 0 else "+", abs(exp))
+    return sign + r
 
 
 class Cluster:

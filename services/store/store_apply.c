@@ -1,0 +1,387 @@
+/* store_apply.c - validation of incoming series, the one-transaction commit of
+ * a group of envelopes, and the application of new batches to the head.
+ * Order matters: the log row is durable (COMMIT) before the head changes and
+ * before any ack, and a batch already in the log is never applied twice. */
+#include "store_apply.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus_pb.h"
+#include "log.h"
+#include "osp_arena.h"
+#include "osp_mem.h"
+#include "osp_time.h"
+
+void
+store_prep_init(store_prep *p)
+{
+    memset(p, 0, sizeof(*p));
+}
+
+void
+store_prep_fini(store_prep *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        osp_labels_fini(&p->v[i].labels);
+    osp_free(p->v);
+    memset(p, 0, sizeof(*p));
+}
+
+static void
+prep_series(store_prep *p, const Osprey__Series *s)
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 16;
+        p->v = osp_reallocarray(p->v, p->cap, sizeof(*p->v));
+    }
+    store_prep_series *ps = &p->v[p->n];
+    osp_labels_init(&ps->labels);
+    bool has_name = false, bad = false;
+    for (size_t i = 0; i < s->n_labels; i++) {
+        const Osprey__Label *l = s->labels[i];
+        const char *name = l->name ? l->name : "";
+        const char *value = l->value ? l->value : "";
+        if (value[0] == '\0')
+            continue; /* Prometheus: an empty value is an absent label */
+        if (!osp_label_name_valid(name, strlen(name)) || !osp_utf8_valid(value, strlen(value)))
+            bad = true;
+        if (strcmp(name, "__name__") == 0)
+            has_name = true;
+        osp_labels_addc(&ps->labels, name, value);
+    }
+    if (!has_name) {
+        p->rej_no_name += s->n_samples;
+        goto reject;
+    }
+    if (bad) {
+        p->rej_bad_label += s->n_samples;
+        goto reject;
+    }
+    osp_labels_sort(&ps->labels);
+    for (size_t i = 1; i < ps->labels.n; i++) {
+        if (strcmp(ps->labels.v[i - 1].name, ps->labels.v[i].name) == 0) {
+            p->rej_dup_label += s->n_samples;
+            goto reject;
+        }
+    }
+    ps->id = osp_labels_hash(&ps->labels);
+    ps->samples = s->samples;
+    ps->n = s->n_samples;
+    p->n++;
+    return;
+reject:
+    osp_labels_fini(&ps->labels);
+}
+
+void
+store_prep_batch(store_prep *p, const Osprey__MetricBatch *mb)
+{
+    if (mb == NULL)
+        return;
+    for (size_t i = 0; i < mb->n_series; i++)
+        if (mb->series[i] != NULL)
+            prep_series(p, mb->series[i]);
+}
+
+void
+store_apply_prep(store_head *h, const store_prep *p, int64_t min_t, store_apply_res *res)
+{
+    store_head_wrlock(h);
+    for (size_t i = 0; i < p->n; i++) {
+        const store_prep_series *ps = &p->v[i];
+        uint32_t ref;
+        bool created;
+        if (store_head_get_or_create(h, ps->id, &ps->labels, &ref, &created) != 0) {
+            res->collisions += ps->n;
+            osp_log(OSP_LOG_ERROR, "store.head", "series id collision: series rejected", "labels",
+                    ps->labels.n ? osp_labels_get(&ps->labels, "__name__") : "", NULL);
+            continue;
+        }
+        if (created)
+            res->series_created++;
+        for (size_t j = 0; j < ps->n; j++) {
+            const Osprey__Sample *smp = ps->samples[j];
+            if (smp->timestamp_ms < min_t) {
+                res->too_old++;
+                continue;
+            }
+            switch (store_head_append(h, ref, smp->timestamp_ms, smp->value)) {
+            case STORE_APPEND_OK:
+                res->samples++;
+                break;
+            case STORE_APPEND_DUP:
+                res->duplicates++;
+                break;
+            case STORE_APPEND_CONFLICT:
+                res->conflicts++;
+                break;
+            }
+        }
+    }
+    store_head_unlock(h);
+}
+
+/* Prometheus reports the text format's "untyped" (and no TYPE) as "unknown". */
+static const char *
+norm_type(const char *t)
+{
+    if (t == NULL || t[0] == '\0' || strcmp(t, "untyped") == 0)
+        return "unknown";
+    return t;
+}
+
+void
+store_apply_meta(store_head *h, const Osprey__MetricBatch *mb)
+{
+    if (mb == NULL || mb->n_metadata == 0)
+        return;
+    store_head_wrlock(h);
+    for (size_t i = 0; i < mb->n_metadata; i++) {
+        const Osprey__MetricMetadata *m = mb->metadata[i];
+        if (m == NULL || m->name == NULL || m->name[0] == '\0')
+            continue;
+        store_head_meta_set(h, m->name, norm_type(m->type), m->help, m->unit);
+    }
+    store_head_unlock(h);
+}
+
+static const Osprey__MetricBatch *
+metrics_of(const Osprey__Envelope *env)
+{
+    return env->payload_case == OSPREY__ENVELOPE__PAYLOAD_METRICS ? env->metrics : NULL;
+}
+
+static bool
+meta_changed(const store_head *h, const Osprey__MetricMetadata *m)
+{
+    const store_meta *cur = store_head_meta_find(h, m->name);
+    if (cur == NULL)
+        return true;
+    return strcmp(cur->type, norm_type(m->type)) != 0 ||
+           strcmp(cur->help, m->help ? m->help : "") != 0 ||
+           strcmp(cur->unit, m->unit ? m->unit : "") != 0;
+}
+
+static int
+cmp_series_id(const void *a, const void *b)
+{
+    const store_pg_series *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+typedef struct meta_ord {
+    store_pg_meta m;
+    size_t ord;
+} meta_ord;
+
+static int
+cmp_meta_ord(const void *a, const void *b)
+{
+    const meta_ord *x = a, *y = b;
+    int c = strcmp(x->m.metric, y->m.metric);
+    return c ? c : (x->ord < y->ord ? -1 : x->ord > y->ord);
+}
+
+/* Collects rows for series the head lacks and for changed metadata of the new
+ * items, deduplicated (series by id; metadata by metric, the last one wins). */
+static void
+collect_rows(store_head *h, store_item *items, size_t n, store_prep *preps, osp_arena *a,
+             int64_t now, store_pg_series **srows, size_t *nsrows, store_pg_meta **mrows,
+             size_t *nmrows)
+{
+    size_t ns = 0, caps = 0, nm = 0, capm = 0;
+    store_pg_series *sr = NULL;
+    store_pg_meta *mr = NULL;
+    osp_buf json;
+    osp_buf_init(&json);
+    store_head_rdlock(h);
+    for (size_t i = 0; i < n; i++) {
+        const Osprey__MetricBatch *mb = metrics_of(items[i].env);
+        if (!items[i].is_new || mb == NULL)
+            continue;
+        for (size_t j = 0; j < preps[i].n; j++) {
+            const store_prep_series *ps = &preps[i].v[j];
+            uint32_t ref;
+            if (store_head_find(h, ps->id, &ps->labels, &ref) != OSP_ENOTFOUND)
+                continue;
+            if (ns == caps) {
+                caps = caps ? caps * 2 : 64;
+                sr = osp_reallocarray(sr, caps, sizeof(*sr));
+            }
+            osp_buf_reset(&json);
+            osp_labels_json(&ps->labels, &json);
+            sr[ns].id = (int64_t)ps->id;
+            sr[ns].labels_json = osp_arena_strndup(a, json.data, json.len);
+            sr[ns].metric = osp_labels_get(&ps->labels, "__name__");
+            sr[ns].first_seen_ms = now;
+            ns++;
+        }
+        for (size_t j = 0; j < mb->n_metadata; j++) {
+            const Osprey__MetricMetadata *m = mb->metadata[j];
+            if (m == NULL || m->name == NULL || m->name[0] == '\0' || !meta_changed(h, m))
+                continue;
+            if (nm == capm) {
+                capm = capm ? capm * 2 : 16;
+                mr = osp_reallocarray(mr, capm, sizeof(*mr));
+            }
+            mr[nm++] = (store_pg_meta){m->name, norm_type(m->type), m->help, m->unit};
+        }
+    }
+    store_head_unlock(h);
+    osp_buf_fini(&json);
+    if (ns > 1) {
+        qsort(sr, ns, sizeof(*sr), cmp_series_id);
+        size_t k = 1;
+        for (size_t i = 1; i < ns; i++)
+            if (sr[i].id != sr[k - 1].id)
+                sr[k++] = sr[i];
+        ns = k;
+    }
+    if (nm > 1) {
+        /* sort by (metric, arrival) and keep the last of each run: the newest wins */
+        meta_ord *o = osp_calloc(nm, sizeof(*o));
+        for (size_t i = 0; i < nm; i++)
+            o[i] = (meta_ord){mr[i], i};
+        qsort(o, nm, sizeof(*o), cmp_meta_ord);
+        size_t k = 0;
+        for (size_t i = 0; i < nm; i++)
+            if (i + 1 == nm || strcmp(o[i].m.metric, o[i + 1].m.metric) != 0)
+                mr[k++] = o[i].m;
+        osp_free(o);
+        nm = k;
+    }
+    *srows = sr;
+    *nsrows = ns;
+    *mrows = mr;
+    *nmrows = nm;
+}
+
+static void
+count(store_stats *st, const store_prep *p, const store_apply_res *r)
+{
+    if (st == NULL)
+        return;
+    osp_metric_add(st->samples_ingested, (double)r->samples);
+    osp_metric_add(st->series_created, (double)r->series_created);
+    store_stats_reject(st, "no_name", (double)p->rej_no_name);
+    store_stats_reject(st, "invalid_label", (double)p->rej_bad_label);
+    store_stats_reject(st, "duplicate_label", (double)p->rej_dup_label);
+    store_stats_reject(st, "duplicate_timestamp", (double)r->conflicts);
+    store_stats_reject(st, "hash_collision", (double)r->collisions);
+    store_stats_reject(st, "too_old", (double)r->too_old);
+}
+
+int
+store_commit_group(store_pg *pg, store_head *h, store_stats *st, store_item *items, size_t n,
+                   int64_t min_t, osp_errinfo *ei)
+{
+    int64_t t0 = osp_mono_ns(), now = osp_now_ms();
+    store_pg_batch *rows = osp_calloc(n ? n : 1, sizeof(*rows));
+    store_prep *preps = osp_calloc(n ? n : 1, sizeof(*preps));
+    osp_arena *a = osp_arena_new(0);
+    store_pg_series *srows = NULL;
+    store_pg_meta *mrows = NULL;
+    size_t nrows = 0, nsrows = 0, nmrows = 0;
+    size_t *row_of = osp_calloc(n ? n : 1, sizeof(*row_of));
+    int rc;
+
+    /* a resend may sit in the same group as the original: insert each pair once */
+    for (size_t i = 0; i < n; i++) {
+        const Osprey__Envelope *e = items[i].env;
+        items[i].is_new = false;
+        row_of[i] = SIZE_MAX;
+        for (size_t k = 0; k < nrows; k++)
+            if (rows[k].seq == e->seq && strcmp(rows[k].producer_id, e->producer_id) == 0) {
+                row_of[i] = k;
+                break;
+            }
+        if (row_of[i] != SIZE_MAX) {
+            row_of[i] = SIZE_MAX; /* a duplicate inside the group is never new */
+            continue;
+        }
+        rows[nrows] = (store_pg_batch){.producer_id = e->producer_id,
+                                       .seq = e->seq,
+                                       .received_ms = now,
+                                       .kind = metrics_of(e) ? 'm' : 'l',
+                                       .payload = items[i].raw,
+                                       .len = items[i].raw_len};
+        row_of[i] = nrows++;
+    }
+    if ((rc = store_pg_exec(pg, "BEGIN", ei)) != 0)
+        goto out;
+    if ((rc = store_pg_insert_batches(pg, rows, nrows, ei)) != 0)
+        goto rollback;
+    for (size_t i = 0; i < n; i++) {
+        items[i].is_new = row_of[i] != SIZE_MAX && rows[row_of[i]].inserted;
+        store_prep_init(&preps[i]);
+        if (items[i].is_new)
+            store_prep_batch(&preps[i], metrics_of(items[i].env));
+    }
+    collect_rows(h, items, n, preps, a, now, &srows, &nsrows, &mrows, &nmrows);
+    if (nsrows > 0 && (rc = store_pg_insert_series(pg, srows, nsrows, ei)) != 0)
+        goto rollback;
+    if (nmrows > 0 && (rc = store_pg_upsert_meta(pg, mrows, nmrows, now, ei)) != 0)
+        goto rollback;
+    if ((rc = store_pg_exec(pg, "COMMIT", ei)) != 0)
+        goto out; /* the outcome of a failed COMMIT is unknown: the resend will tell */
+    if (st != NULL)
+        osp_metric_observe(st->commit_duration, (double)(osp_mono_ns() - t0) / 1e9);
+    int64_t newest_sent = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i].is_new) {
+            if (st != NULL)
+                osp_metric_inc(st->batches_duplicate);
+            continue;
+        }
+        store_apply_res res = {0};
+        store_apply_prep(h, &preps[i], min_t, &res);
+        store_apply_meta(h, metrics_of(items[i].env));
+        count(st, &preps[i], &res);
+        if (st != NULL)
+            osp_metric_inc(st->batches_ingested);
+        if (items[i].env->sent_ms > newest_sent)
+            newest_sent = items[i].env->sent_ms;
+    }
+    if (st != NULL && newest_sent > 0)
+        osp_metric_set(st->ingest_lag, (double)(osp_now_ms() - newest_sent) / 1000.0);
+    goto out;
+rollback:
+    if (store_pg_ok(pg))
+        store_pg_exec(pg, "ROLLBACK", NULL);
+    for (size_t i = 0; i < n; i++)
+        items[i].is_new = false;
+out:
+    if (rc != 0 && st != NULL)
+        osp_metric_inc(st->commit_errors);
+    for (size_t i = 0; i < n; i++)
+        store_prep_fini(&preps[i]);
+    osp_free(preps);
+    osp_free(rows);
+    osp_free(row_of);
+    osp_free(srows);
+    osp_free(mrows);
+    osp_arena_free(a);
+    return rc;
+}
+
+int
+store_replay_one(store_head *h, const void *payload, size_t len)
+{
+    Osprey__Envelope *env = NULL;
+    if (osp_envelope_decode(payload, len, &env) != 0)
+        return OSP_EPARSE;
+    const Osprey__MetricBatch *mb = metrics_of(env);
+    if (mb != NULL) {
+        store_prep p;
+        store_prep_init(&p);
+        store_prep_batch(&p, mb);
+        store_apply_res res = {0};
+        store_apply_prep(h, &p, INT64_MIN, &res);
+        store_apply_meta(h, mb);
+        store_prep_fini(&p);
+    }
+    osp_envelope_free(env);
+    return 0;
+}

@@ -1,0 +1,121 @@
+/* store_stats.c - registration of the store's self-metrics. */
+#include "store_stats.h"
+
+#include <string.h>
+
+#include "bus.h"
+#include "store_head.h"
+
+static double
+head_series(void *ctx)
+{
+    return (double)store_head_nseries(ctx);
+}
+
+static double
+head_samples(void *ctx)
+{
+    return (double)store_head_nsamples(ctx);
+}
+
+static void
+bus_collect(void *ctx, osp_buf *out)
+{
+    osp_bus_consumer *const *cp = ctx;
+    osp_bus_consumer *c = __atomic_load_n(cp, __ATOMIC_ACQUIRE);
+    if (c == NULL)
+        return;
+    osp_bus_consumer_stats s;
+    osp_bus_consumer_get_stats(c, &s);
+    osp_buf_printf(out,
+                   "# HELP osprey_bus_received_batches_total Valid batches received from producers.\n"
+                   "# TYPE osprey_bus_received_batches_total counter\n"
+                   "osprey_bus_received_batches_total %llu\n"
+                   "# HELP osprey_bus_received_bytes_total Bytes of valid batches received.\n"
+                   "# TYPE osprey_bus_received_bytes_total counter\n"
+                   "osprey_bus_received_bytes_total %llu\n"
+                   "# HELP osprey_bus_decode_errors_total Messages skipped as undecodable.\n"
+                   "# TYPE osprey_bus_decode_errors_total counter\n"
+                   "osprey_bus_decode_errors_total %llu\n"
+                   "# HELP osprey_bus_acks_sent_total Acks published.\n"
+                   "# TYPE osprey_bus_acks_sent_total counter\n"
+                   "osprey_bus_acks_sent_total %llu\n"
+                   "# HELP osprey_bus_ack_errors_total Acks that failed to publish.\n"
+                   "# TYPE osprey_bus_ack_errors_total counter\n"
+                   "osprey_bus_ack_errors_total %llu\n",
+                   (unsigned long long)s.received, (unsigned long long)s.received_bytes,
+                   (unsigned long long)s.decode_errors, (unsigned long long)s.acks_sent,
+                   (unsigned long long)s.ack_errors);
+}
+
+void
+store_stats_init(store_stats *st, osp_metrics *reg, store_head *head,
+                 osp_bus_consumer *const *consumer)
+{
+    static const double commit_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                            0.1,   0.25,   0.5,   1,    2.5,   5};
+    static const char *const reason[] = {"reason"};
+    memset(st, 0, sizeof(*st));
+    st->batches_ingested = osp_metrics_counter(reg, "osprey_store_batches_ingested_total",
+                                               "Batches committed to PostgreSQL and the head.");
+    st->batches_duplicate = osp_metrics_counter(
+        reg, "osprey_store_batches_duplicate_total",
+        "Batches received again (already in the log): acked, not applied twice.");
+    st->samples_ingested = osp_metrics_counter(reg, "osprey_store_samples_ingested_total",
+                                               "Samples appended to the head.");
+    st->rejected_vec =
+        osp_metrics_counter_vec(reg, "osprey_store_samples_rejected_total",
+                                "Samples rejected at ingest, by reason.", 1, reason);
+    st->rej_no_name = osp_metric_with(st->rejected_vec, (const char *[]){"no_name"});
+    st->rej_bad_label = osp_metric_with(st->rejected_vec, (const char *[]){"invalid_label"});
+    st->rej_dup_label = osp_metric_with(st->rejected_vec, (const char *[]){"duplicate_label"});
+    st->rej_dup_ts = osp_metric_with(st->rejected_vec, (const char *[]){"duplicate_timestamp"});
+    st->rej_collision = osp_metric_with(st->rejected_vec, (const char *[]){"hash_collision"});
+    st->rej_too_old = osp_metric_with(st->rejected_vec, (const char *[]){"too_old"});
+    st->series_created = osp_metrics_counter(reg, "osprey_store_series_created_total",
+                                             "Series created in the head.");
+    st->commit_duration = osp_metrics_histogram(
+        reg, "osprey_store_pg_commit_duration_seconds",
+        "Duration of one ingest transaction (batches, series, metadata, commit).", commit_buckets,
+        sizeof(commit_buckets) / sizeof(commit_buckets[0]));
+    st->commit_errors = osp_metrics_counter(reg, "osprey_store_pg_commit_errors_total",
+                                            "Ingest transactions that failed (retried).");
+    st->pg_up = osp_metrics_gauge(reg, "osprey_store_pg_up",
+                                  "1 when the ingest connection to PostgreSQL is up.");
+    st->ingest_lag = osp_metrics_gauge(
+        reg, "osprey_store_ingest_lag_seconds",
+        "Seconds between a producer sending the last committed batch and its commit.");
+    st->replayed_batches = osp_metrics_counter(reg, "osprey_store_replayed_batches_total",
+                                               "Batches replayed from the log at start.");
+    st->retention_deleted = osp_metrics_counter(reg, "osprey_store_retention_samples_deleted_total",
+                                                "Head samples dropped by retention.");
+    st->queries = osp_metrics_counter(reg, "osprey_store_queries_total",
+                                      "PromQL queries evaluated (instant and range).");
+    osp_metrics_gauge_func(reg, "osprey_store_head_series", "Series in the in-memory head.",
+                           head_series, head);
+    osp_metrics_gauge_func(reg, "osprey_store_head_samples", "Samples in the in-memory head.",
+                           head_samples, head);
+    if (consumer != NULL)
+        osp_metrics_add_collector(reg, bus_collect, (void *)consumer);
+    osp_metrics_add_process(reg);
+}
+
+void
+store_stats_reject(store_stats *st, const char *reason, double n)
+{
+    osp_metric *m = NULL;
+    if (strcmp(reason, "no_name") == 0)
+        m = st->rej_no_name;
+    else if (strcmp(reason, "invalid_label") == 0)
+        m = st->rej_bad_label;
+    else if (strcmp(reason, "duplicate_label") == 0)
+        m = st->rej_dup_label;
+    else if (strcmp(reason, "duplicate_timestamp") == 0)
+        m = st->rej_dup_ts;
+    else if (strcmp(reason, "hash_collision") == 0)
+        m = st->rej_collision;
+    else
+        m = st->rej_too_old;
+    if (m != NULL && n > 0)
+        osp_metric_add(m, n);
+}
