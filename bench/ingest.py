@@ -176,6 +176,13 @@ def metric_sum(page, name):
     return sum(v for _, v in page.get(name, [])) if name in page else None
 
 
+def metric_delta(p0, p1, name):
+    """Increase of a counter between two pages (absent at the start counts as 0), or None."""
+    if not name or name not in p1:
+        return None
+    return metric_sum(p1, name) - (metric_sum(p0, name) or 0.0)
+
+
 STORE_SAMPLE_COUNTERS = ["osprey_store_samples_ingested_total", "osprey_store_ingested_samples_total",
                          "osprey_store_samples_written_total", "osprey_store_samples_committed_total"]
 
@@ -291,6 +298,10 @@ def fmt_table(rows, cols):
     return "\n".join([line(cols), line(["-" * x for x in w])] + [line(r) for r in rows])
 
 
+def on_sigterm(signum, frame):
+    raise KeyboardInterrupt()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--targets", type=int, default=20)
@@ -310,7 +321,7 @@ def main():
     if run_osprey:
         h.BIN = find_bin_dir(args.bin_dir)
     # SIGTERM ends the run like Ctrl-C, through the finally below.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, on_sigterm)
 
     tmp = h.TempDir("osp-bench-ingest")
     started = []  # objects with stop(), stopped in reverse order
@@ -402,10 +413,9 @@ def report(args, fleet, comps, s0, s1, have_osprey, have_prom):
 
     if have_osprey:
         name = pick_store_counter(s1["store"])
-        samples = (metric_sum(s1["store"], name) - metric_sum(s0["store"], name)) if name else None
+        samples = metric_delta(s0["store"], s1["store"], name)
         cname = pick_collector_counter(s1["collector"])
-        csamples = ((metric_sum(s1["collector"], cname) - metric_sum(s0["collector"], cname))
-                    if cname else None)
+        csamples = metric_delta(s0["collector"], s1["collector"], cname)
         if samples is None:
             notes.append("store /metrics has no ingested-samples counter; using the collector's %s" % cname)
             samples = csamples
@@ -428,7 +438,7 @@ def report(args, fleet, comps, s0, s1, have_osprey, have_prom):
     if have_prom:
         pname = "prometheus_tsdb_head_samples_appended_total"
         systems["prometheus"] = {
-            "samples": metric_sum(s1["prom"], pname) - metric_sum(s0["prom"], pname),
+            "samples": metric_delta(s0["prom"], s1["prom"], pname),
             "sample_counter": pname, "cpu_s": cpu["prometheus"],
             "peak_mib": mib(comps["prometheus"].hwm_kib),
         }

@@ -64,8 +64,8 @@ reload_cb(void *ctx, osp_buf *msg)
         char line[1024];
         osp_errinfo_format(&ei, line, sizeof(line));
         osp_buf_printf(msg, "config not reloaded: %s", line);
-        osp_log(OSP_LOG_ERROR, "store", "config reload failed; keeping the old one", "error",
-                line, NULL);
+        osp_log(OSP_LOG_ERROR, "store", "config reload failed; keeping the old one", "error", line,
+                NULL);
         store_conf_fini(&nc);
         return rc;
     }
@@ -134,9 +134,10 @@ main(int argc, char **argv)
         return 2;
     }
     if (cli.help) {
-        osp_cli_usage(stdout, "osprey-store",
-                      "Osprey store: ingests batches into PostgreSQL and serves the Prometheus API.",
-                      store_conf_flags, store_conf_nflags, store_conf_schema, store_conf_nschema);
+        osp_cli_usage(
+            stdout, "osprey-store",
+            "Osprey store: ingests batches into PostgreSQL and serves the Prometheus API.",
+            store_conf_flags, store_conf_nflags, store_conf_schema, store_conf_nschema);
         osp_cli_fini(&cli);
         return 0;
     }
@@ -216,8 +217,8 @@ main(int argc, char **argv)
         char port[16];
         snprintf(port, sizeof(port), "%d", osp_http_server_port(srv));
         osp_log(OSP_LOG_INFO, "store", "started", "version", OSPREY_VERSION, "listen",
-                a.conf.listen, "port", port, "ingest", a.conf.ingest, "ack", a.conf.ack,
-                "store_id", a.conf.store_id, "pg", osp_buf_cstr(&masked), NULL);
+                a.conf.listen, "port", port, "ingest", a.conf.ingest, "ack", a.conf.ack, "store_id",
+                a.conf.store_id, "pg", osp_buf_cstr(&masked), NULL);
         osp_buf_fini(&masked);
     }
     event_base_dispatch(a.base);

@@ -68,18 +68,10 @@ reply_eval_error(osp_http_req *req, int rc, const osp_errinfo *ei)
         return;
     }
     case OSP_EINVAL:
-    case OSP_ELIMIT:
-        osp_http_reply_error_json(req, 422, "execution", msg);
-        return;
-    case OSP_ETIMEDOUT:
-        osp_http_reply_error_json(req, 503, "timeout", msg);
-        return;
-    case OSP_EUNAVAIL:
-        osp_http_reply_error_json(req, 503, "unavailable", msg);
-        return;
-    default:
-        osp_http_reply_error_json(req, 500, "internal", msg);
-        return;
+    case OSP_ELIMIT: osp_http_reply_error_json(req, 422, "execution", msg); return;
+    case OSP_ETIMEDOUT: osp_http_reply_error_json(req, 503, "timeout", msg); return;
+    case OSP_EUNAVAIL: osp_http_reply_error_json(req, 503, "unavailable", msg); return;
+    default: osp_http_reply_error_json(req, 500, "internal", msg); return;
     }
 }
 
@@ -282,9 +274,9 @@ parse_range(osp_http_req *req, int64_t *mint, int64_t *maxt)
 {
     osp_buf msg;
     osp_buf_init(&msg);
-    bool ok = store_param_time("start", osp_http_req_param(req, "start"), INT64_MIN, mint, &msg) ==
-                  0 &&
-              store_param_time("end", osp_http_req_param(req, "end"), INT64_MAX, maxt, &msg) == 0;
+    bool ok =
+        store_param_time("start", osp_http_req_param(req, "start"), INT64_MIN, mint, &msg) == 0 &&
+        store_param_time("end", osp_http_req_param(req, "end"), INT64_MAX, maxt, &msg) == 0;
     if (!ok)
         bad_data(req, osp_buf_cstr(&msg));
     osp_buf_fini(&msg);
@@ -313,8 +305,8 @@ cmp_u32(const void *a, const void *b)
 /* The sorted, distinct refs of series matching any selector (all series when
  * there is none) with samples in [mint, maxt]. Read lock held. */
 static void
-union_refs(const store_head *h, const sel *s, size_t ns, int64_t mint, int64_t maxt,
-           osp_arena *ar, uint32_t **out, size_t *nout)
+union_refs(const store_head *h, const sel *s, size_t ns, int64_t mint, int64_t maxt, osp_arena *ar,
+           uint32_t **out, size_t *nout)
 {
     if (ns == 0) {
         store_head_match(h, NULL, 0, mint, maxt, ar, out, nout);
@@ -597,10 +589,10 @@ h_buildinfo(osp_http_req *req, void *ctx)
     osp_buf_init(&data);
     /* "2.42.0": the Prometheus version whose API we follow, for Grafana's
      * feature detection; no "features" key (Grafana would take us for Mimir) */
-    osp_buf_puts(&data, "{\"version\":\"2.42.0\",\"revision\":\"osprey-" OSPREY_VERSION
-                        "\",\"branch\":\"osprey\",\"buildUser\":\"osprey\",\"buildDate\":\""
-                        __DATE__ "\",\"goVersion\":\"none (osprey-store " OSPREY_VERSION
-                        ", C11)\"}");
+    osp_buf_puts(&data,
+                 "{\"version\":\"2.42.0\",\"revision\":\"osprey-" OSPREY_VERSION
+                 "\",\"branch\":\"osprey\",\"buildUser\":\"osprey\",\"buildDate\":\"" __DATE__
+                 "\",\"goVersion\":\"none (osprey-store " OSPREY_VERSION ", C11)\"}");
     reply_success(req, &data, NULL);
     osp_buf_fini(&data);
 }

@@ -108,15 +108,9 @@ store_apply_prep(store_head *h, const store_prep *p, int64_t min_t, store_apply_
                 continue;
             }
             switch (store_head_append(h, ref, smp->timestamp_ms, smp->value)) {
-            case STORE_APPEND_OK:
-                res->samples++;
-                break;
-            case STORE_APPEND_DUP:
-                res->duplicates++;
-                break;
-            case STORE_APPEND_CONFLICT:
-                res->conflicts++;
-                break;
+            case STORE_APPEND_OK: res->samples++; break;
+            case STORE_APPEND_DUP: res->duplicates++; break;
+            case STORE_APPEND_CONFLICT: res->conflicts++; break;
             }
         }
     }

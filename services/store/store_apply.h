@@ -43,11 +43,11 @@ void store_prep_batch(store_prep *p, const Osprey__MetricBatch *mb);
 
 /* Totals of store_apply_prep. */
 typedef struct store_apply_res {
-    size_t samples;      /* appended */
-    size_t duplicates;   /* identical samples ignored */
-    size_t conflicts;    /* same timestamp, other value */
-    size_t too_old;      /* older than min_t */
-    size_t collisions;   /* samples of series whose id collides */
+    size_t samples;    /* appended */
+    size_t duplicates; /* identical samples ignored */
+    size_t conflicts;  /* same timestamp, other value */
+    size_t too_old;    /* older than min_t */
+    size_t collisions; /* samples of series whose id collides */
     size_t series_created;
 } store_apply_res;
 

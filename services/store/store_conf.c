@@ -10,8 +10,10 @@
 #include "osp_err.h"
 #include "osp_mem.h"
 
-#define F(k, t, m, d, h) \
-    { .key = (k), .type = (t), .offset = offsetof(store_conf, m), .def = (d), .help = (h) }
+#define F(k, t, m, d, h)                                                                           \
+    {                                                                                              \
+        .key = (k), .type = (t), .offset = offsetof(store_conf, m), .def = (d), .help = (h)        \
+    }
 
 const osp_conf_field store_conf_schema[] = {
     F("listen", OSP_CONF_STR, listen, "127.0.0.1:9090", "HTTP listen address HOST:PORT"),
@@ -58,8 +60,8 @@ const size_t store_conf_nflags = sizeof(store_conf_flags) / sizeof(store_conf_fl
 static int
 check_url(const char *key, const char *url, osp_errinfo *ei)
 {
-    static const char *const schemes[] = {"tcp://", "tcp4://", "tcp6://", "ipc://", "inproc://",
-                                          "tls+tcp://", "ws://"};
+    static const char *const schemes[] = {"tcp://",    "tcp4://",    "tcp6://", "ipc://",
+                                          "inproc://", "tls+tcp://", "ws://"};
     if (url != NULL)
         for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
             if (strncmp(url, schemes[i], strlen(schemes[i])) == 0 &&
@@ -67,8 +69,9 @@ check_url(const char *key, const char *url, osp_errinfo *ei)
                 return 0;
     if (ei != NULL)
         snprintf(ei->key, sizeof(ei->key), "%s", key);
-    return osp_errinfo_set(ei, OSP_EINVAL, 0, 0, "invalid NNG URL \"%s\" (want tcp://HOST:PORT, "
-                                                 "ipc://PATH or inproc://NAME)",
+    return osp_errinfo_set(ei, OSP_EINVAL, 0, 0,
+                           "invalid NNG URL \"%s\" (want tcp://HOST:PORT, "
+                           "ipc://PATH or inproc://NAME)",
                            url ? url : "");
 }
 

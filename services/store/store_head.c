@@ -188,7 +188,7 @@ store_head_append(store_head *h, uint32_t ref, int64_t t, double v)
         pos = lower_bound(s->ts, s->n, t);
         if (pos < s->n && s->ts[pos] == t)
             return memcmp(&s->vs[pos], &v, sizeof(v)) == 0 ? STORE_APPEND_DUP
-                                                            : STORE_APPEND_CONFLICT;
+                                                           : STORE_APPEND_CONFLICT;
     }
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 16;

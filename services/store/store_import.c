@@ -76,8 +76,7 @@ on_error(void *ctx, const osp_expfmt_error *e)
 {
     import_ctx *ic = ctx;
     if (ic->nerrors++ < MAX_LISTED_ERRORS)
-        osp_buf_printf(&ic->errors, "%sline %d: %s", ic->nerrors > 1 ? "; " : "", e->line,
-                       e->msg);
+        osp_buf_printf(&ic->errors, "%sline %d: %s", ic->nerrors > 1 ? "; " : "", e->line, e->msg);
 }
 
 /* Path labels after /api/v1/import/prometheus/metrics: /name/value pairs. */

@@ -193,8 +193,7 @@ store_index_each_name(const store_index *ix, void (*fn)(void *ctx, const char *n
 
 void
 store_index_each_value(const store_index *ix, const char *name,
-                       void (*fn)(void *ctx, const char *value, const store_postings *p),
-                       void *ctx)
+                       void (*fn)(void *ctx, const char *value, const store_postings *p), void *ctx)
 {
     const lname *ln = find_name(ix, name);
     if (ln == NULL)

@@ -26,9 +26,9 @@ struct store_ingest {
     store_stats *st;
     osp_bus_consumer *bus;
     pthread_t thread;
-    int stop;      /* atomic */
-    int replayed;  /* atomic */
-    int pg_up;     /* atomic */
+    int stop;             /* atomic */
+    int replayed;         /* atomic */
+    int pg_up;            /* atomic */
     int64_t retention_ms; /* atomic */
     osp_ratelim rl;
     int64_t next_retention_ms;
@@ -197,9 +197,7 @@ gather(store_ingest *in)
         osp_bus_msg *m = NULL;
         int rc = osp_bus_consumer_recv(in->bus, timeout, &m);
         if (rc != 0) {
-            if (in->ngroup > 0 || stopping(in) || rc == OSP_ECLOSED)
-                break;
-            continue; /* nothing yet: wait on, but look at the clock (retention) */
+            break; /* group complete, or idle: let the caller ping and run retention */
         }
         in->group[in->ngroup++] = m;
         bytes += m->raw_len;
@@ -215,11 +213,10 @@ commit_and_ack(store_ingest *in, osp_errinfo *ei)
 {
     store_item items[GROUP_MAX_MSGS];
     for (size_t i = 0; i < in->ngroup; i++)
-        items[i] = (store_item){.env = in->group[i]->env,
-                                .raw = in->group[i]->raw,
-                                .raw_len = in->group[i]->raw_len};
-    int rc = store_commit_group(in->pg, in->head, in->st, items, in->ngroup,
-                                store_ingest_min_t(in), ei);
+        items[i] = (store_item){
+            .env = in->group[i]->env, .raw = in->group[i]->raw, .raw_len = in->group[i]->raw_len};
+    int rc =
+        store_commit_group(in->pg, in->head, in->st, items, in->ngroup, store_ingest_min_t(in), ei);
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < in->ngroup; i++) {
@@ -306,8 +303,8 @@ ingest_main(void *arg)
                 continue;
             }
             /* an SQL error that is not an outage: log, back off, retry the group */
-            osp_log(OSP_LOG_ERROR, "store.ingest", "ingest transaction failed; retrying",
-                    "error", ei.msg, NULL);
+            osp_log(OSP_LOG_ERROR, "store.ingest", "ingest transaction failed; retrying", "error",
+                    ei.msg, NULL);
             nap(in, backoff);
             backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
             continue;

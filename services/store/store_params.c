@@ -10,8 +10,8 @@ static int
 bad(osp_buf *msg, const char *name, const char *what, const char *s)
 {
     if (msg != NULL) {
-        osp_buf_printf(msg, "invalid parameter \"%s\": cannot parse \"%s\" to a valid %s", name,
-                       s, what);
+        osp_buf_printf(msg, "invalid parameter \"%s\": cannot parse \"%s\" to a valid %s", name, s,
+                       what);
     }
     return OSP_EPARSE;
 }

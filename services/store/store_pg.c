@@ -162,8 +162,8 @@ store_pg_migrate(store_pg *pg, osp_errinfo *ei)
     PQclear(r);
     if (version > STORE_SCHEMA_VERSION) {
         rc = osp_errinfo_set(ei, OSP_EIO, 0, 0,
-                             "database schema version %d is newer than this store's (%d)",
-                             version, STORE_SCHEMA_VERSION);
+                             "database schema version %d is newer than this store's (%d)", version,
+                             STORE_SCHEMA_VERSION);
         goto fail;
     }
     if (version < 1) {
@@ -213,7 +213,8 @@ store_pg_insert_batches(store_pg *pg, store_pg_batch *b, size_t n, osp_errinfo *
     char(*nums)[24] = osp_calloc(n * 3, sizeof(*nums));
     osp_buf sql;
     osp_buf_init(&sql);
-    values_sql(&sql, "INSERT INTO osprey_batches (producer_id, seq, received_ms, kind, payload) VALUES ",
+    values_sql(&sql,
+               "INSERT INTO osprey_batches (producer_id, seq, received_ms, kind, payload) VALUES ",
                n, K, " ON CONFLICT DO NOTHING RETURNING producer_id, seq");
     for (size_t i = 0; i < n; i++) {
         snprintf(nums[i * 3], 24, "%" PRId64, (int64_t)b[i].seq);
@@ -228,7 +229,8 @@ store_pg_insert_batches(store_pg *pg, store_pg_batch *b, size_t n, osp_errinfo *
         fmts[i * K + 4] = 1; /* bytea in binary: no escaping */
         b[i].inserted = false;
     }
-    PGresult *r = PQexecParams(pg->conn, osp_buf_cstr(&sql), (int)(n * K), NULL, vals, lens, fmts, 0);
+    PGresult *r =
+        PQexecParams(pg->conn, osp_buf_cstr(&sql), (int)(n * K), NULL, vals, lens, fmts, 0);
     int rc = check(pg, r, "inserting batches", true, ei);
     if (rc == 0) {
         int rows = PQntuples(r);
@@ -266,7 +268,8 @@ store_pg_insert_series(store_pg *pg, const store_pg_series *s, size_t n, osp_err
         char(*nums)[24] = osp_calloc(m * 2, sizeof(*nums));
         osp_buf sql;
         osp_buf_init(&sql);
-        values_sql(&sql, "INSERT INTO osprey_series (series_id, labels, metric, first_seen_ms) VALUES ",
+        values_sql(&sql,
+                   "INSERT INTO osprey_series (series_id, labels, metric, first_seen_ms) VALUES ",
                    m, K, " ON CONFLICT DO NOTHING");
         for (size_t i = 0; i < m; i++) {
             snprintf(nums[i * 2], 24, "%" PRId64, s[off + i].id);
@@ -276,10 +279,9 @@ store_pg_insert_series(store_pg *pg, const store_pg_series *s, size_t n, osp_err
             vals[i * K + 2] = s[off + i].metric;
             vals[i * K + 3] = nums[i * 2 + 1];
         }
-        rc = check(pg,
-                   PQexecParams(pg->conn, osp_buf_cstr(&sql), (int)(m * K), NULL, vals, NULL,
-                                NULL, 0),
-                   "inserting series", false, ei);
+        rc = check(
+            pg, PQexecParams(pg->conn, osp_buf_cstr(&sql), (int)(m * K), NULL, vals, NULL, NULL, 0),
+            "inserting series", false, ei);
         osp_buf_fini(&sql);
         osp_free(vals);
         osp_free(nums);
@@ -302,8 +304,9 @@ store_pg_upsert_meta(store_pg *pg, const store_pg_meta *m, size_t n, int64_t upd
         const char **vals = osp_calloc(k * K, sizeof(*vals));
         osp_buf sql;
         osp_buf_init(&sql);
-        values_sql(&sql, "INSERT INTO osprey_metadata (metric, type, help, unit, updated_ms) VALUES ",
-                   k, K,
+        values_sql(&sql,
+                   "INSERT INTO osprey_metadata (metric, type, help, unit, updated_ms) VALUES ", k,
+                   K,
                    " ON CONFLICT (metric) DO UPDATE SET type = EXCLUDED.type, help = EXCLUDED.help,"
                    " unit = EXCLUDED.unit, updated_ms = EXCLUDED.updated_ms");
         for (size_t i = 0; i < k; i++) {
@@ -313,10 +316,9 @@ store_pg_upsert_meta(store_pg *pg, const store_pg_meta *m, size_t n, int64_t upd
             vals[i * K + 3] = m[off + i].unit ? m[off + i].unit : "";
             vals[i * K + 4] = ts;
         }
-        rc = check(pg,
-                   PQexecParams(pg->conn, osp_buf_cstr(&sql), (int)(k * K), NULL, vals, NULL,
-                                NULL, 0),
-                   "upserting metadata", false, ei);
+        rc = check(
+            pg, PQexecParams(pg->conn, osp_buf_cstr(&sql), (int)(k * K), NULL, vals, NULL, NULL, 0),
+            "upserting metadata", false, ei);
         osp_buf_fini(&sql);
         osp_free(vals);
     }
@@ -336,8 +338,7 @@ store_pg_load_meta(store_pg *pg,
     if (rc != 0)
         return rc;
     for (int i = 0; i < PQntuples(r); i++)
-        fn(ctx, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
-           PQgetvalue(r, i, 3));
+        fn(ctx, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
     PQclear(r);
     return 0;
 }
@@ -356,8 +357,8 @@ store_pg_replay(store_pg *pg, void (*fn)(void *ctx, char kind, const void *paylo
         goto fail;
     for (;;) {
         /* binary results: payload arrives as raw bytes, kind as one byte */
-        PGresult *r = PQexecParams(pg->conn, "FETCH 1000 FROM osprey_replay", 0, NULL, NULL, NULL,
-                                   NULL, 1);
+        PGresult *r =
+            PQexecParams(pg->conn, "FETCH 1000 FROM osprey_replay", 0, NULL, NULL, NULL, NULL, 1);
         if ((rc = check(pg, r, "replaying batches", true, ei)) != 0)
             goto fail;
         int rows = PQntuples(r);

@@ -76,8 +76,8 @@ int store_pg_upsert_meta(store_pg *pg, const store_pg_meta *m, size_t n, int64_t
 
 /* store_pg_load_meta: fn(ctx, metric, type, help, unit) for every metadata row. */
 int store_pg_load_meta(store_pg *pg,
-                       void (*fn)(void *ctx, const char *metric, const char *type,
-                                  const char *help, const char *unit),
+                       void (*fn)(void *ctx, const char *metric, const char *type, const char *help,
+                                  const char *unit),
                        void *ctx, osp_errinfo *ei);
 
 /* store_pg_replay: fn(ctx, kind, payload, len) for every batch of the log in

@@ -27,25 +27,26 @@ bus_collect(void *ctx, osp_buf *out)
         return;
     osp_bus_consumer_stats s;
     osp_bus_consumer_get_stats(c, &s);
-    osp_buf_printf(out,
-                   "# HELP osprey_bus_received_batches_total Valid batches received from producers.\n"
-                   "# TYPE osprey_bus_received_batches_total counter\n"
-                   "osprey_bus_received_batches_total %llu\n"
-                   "# HELP osprey_bus_received_bytes_total Bytes of valid batches received.\n"
-                   "# TYPE osprey_bus_received_bytes_total counter\n"
-                   "osprey_bus_received_bytes_total %llu\n"
-                   "# HELP osprey_bus_decode_errors_total Messages skipped as undecodable.\n"
-                   "# TYPE osprey_bus_decode_errors_total counter\n"
-                   "osprey_bus_decode_errors_total %llu\n"
-                   "# HELP osprey_bus_acks_sent_total Acks published.\n"
-                   "# TYPE osprey_bus_acks_sent_total counter\n"
-                   "osprey_bus_acks_sent_total %llu\n"
-                   "# HELP osprey_bus_ack_errors_total Acks that failed to publish.\n"
-                   "# TYPE osprey_bus_ack_errors_total counter\n"
-                   "osprey_bus_ack_errors_total %llu\n",
-                   (unsigned long long)s.received, (unsigned long long)s.received_bytes,
-                   (unsigned long long)s.decode_errors, (unsigned long long)s.acks_sent,
-                   (unsigned long long)s.ack_errors);
+    osp_buf_printf(
+        out,
+        "# HELP osprey_bus_received_batches_total Valid batches received from producers.\n"
+        "# TYPE osprey_bus_received_batches_total counter\n"
+        "osprey_bus_received_batches_total %llu\n"
+        "# HELP osprey_bus_received_bytes_total Bytes of valid batches received.\n"
+        "# TYPE osprey_bus_received_bytes_total counter\n"
+        "osprey_bus_received_bytes_total %llu\n"
+        "# HELP osprey_bus_decode_errors_total Messages skipped as undecodable.\n"
+        "# TYPE osprey_bus_decode_errors_total counter\n"
+        "osprey_bus_decode_errors_total %llu\n"
+        "# HELP osprey_bus_acks_sent_total Acks published.\n"
+        "# TYPE osprey_bus_acks_sent_total counter\n"
+        "osprey_bus_acks_sent_total %llu\n"
+        "# HELP osprey_bus_ack_errors_total Acks that failed to publish.\n"
+        "# TYPE osprey_bus_ack_errors_total counter\n"
+        "osprey_bus_ack_errors_total %llu\n",
+        (unsigned long long)s.received, (unsigned long long)s.received_bytes,
+        (unsigned long long)s.decode_errors, (unsigned long long)s.acks_sent,
+        (unsigned long long)s.ack_errors);
 }
 
 void
@@ -63,9 +64,8 @@ store_stats_init(store_stats *st, osp_metrics *reg, store_head *head,
         "Batches received again (already in the log): acked, not applied twice.");
     st->samples_ingested = osp_metrics_counter(reg, "osprey_store_samples_ingested_total",
                                                "Samples appended to the head.");
-    st->rejected_vec =
-        osp_metrics_counter_vec(reg, "osprey_store_samples_rejected_total",
-                                "Samples rejected at ingest, by reason.", 1, reason);
+    st->rejected_vec = osp_metrics_counter_vec(reg, "osprey_store_samples_rejected_total",
+                                               "Samples rejected at ingest, by reason.", 1, reason);
     st->rej_no_name = osp_metric_with(st->rejected_vec, (const char *[]){"no_name"});
     st->rej_bad_label = osp_metric_with(st->rejected_vec, (const char *[]){"invalid_label"});
     st->rej_dup_label = osp_metric_with(st->rejected_vec, (const char *[]){"duplicate_label"});

@@ -122,10 +122,10 @@ class Proc:
         if self.alive():
             os.kill(self.p.pid, sig)
 
-    def stop(self, timeout=20):
-        """SIGTERM, wait; SIGKILL if it does not exit. Returns the exit code."""
+    def stop(self, timeout=20, sig=signal.SIGTERM):
+        """Send sig (SIGTERM), wait; SIGKILL if it does not exit. Returns the exit code."""
         if self.alive():
-            self.signal(signal.SIGTERM)
+            self.signal(sig)
             try:
                 self.p.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -181,8 +181,10 @@ class Postgres:
         return r.returncode == 0
 
     def stop(self):
+        # SIGINT is PostgreSQL's "fast" shutdown; SIGTERM ("smart") would wait for
+        # the store's connections to go away.
         if self.proc:
-            self.proc.stop()
+            self.proc.stop(sig=signal.SIGINT)
             self.proc = None
 
     @property

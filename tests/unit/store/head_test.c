@@ -222,8 +222,8 @@ test_prep_validation(void **state)
     Osprey__Label *noname[] = {&l_job};
     Osprey__Label *bad[] = {&l_name, &l_bad};
     Osprey__Label *dup[] = {&l_name, &l_job, &l_job};
-    Osprey__Series sg = OSPREY__SERIES__INIT, sn = OSPREY__SERIES__INIT,
-                   sb = OSPREY__SERIES__INIT, sd = OSPREY__SERIES__INIT;
+    Osprey__Series sg = OSPREY__SERIES__INIT, sn = OSPREY__SERIES__INIT, sb = OSPREY__SERIES__INIT,
+                   sd = OSPREY__SERIES__INIT;
     sg.labels = good, sg.n_labels = 3, sg.samples = samples, sg.n_samples = 1;
     sn.labels = noname, sn.n_labels = 1, sn.samples = samples, sn.n_samples = 1;
     sb.labels = bad, sb.n_labels = 2, sb.samples = samples, sb.n_samples = 1;
@@ -281,12 +281,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append_rules),
-        cmocka_unit_test(test_find_and_collision),
-        cmocka_unit_test(test_index_matchers),
-        cmocka_unit_test(test_promql_over_head),
-        cmocka_unit_test(test_truncate),
-        cmocka_unit_test(test_prep_validation),
+        cmocka_unit_test(test_append_rules),   cmocka_unit_test(test_find_and_collision),
+        cmocka_unit_test(test_index_matchers), cmocka_unit_test(test_promql_over_head),
+        cmocka_unit_test(test_truncate),       cmocka_unit_test(test_prep_validation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

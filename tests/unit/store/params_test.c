@@ -44,8 +44,8 @@ test_duration(void **state)
     struct {
         const char *in;
         int64_t want;
-    } ok[] = {{"15", 15000}, {"0.5", 500}, {"5m", 300000}, {"1h30m", 5400000}, {"100ms", 100},
-              {"0", 0}};
+    } ok[] = {{"15", 15000},      {"0.5", 500},   {"5m", 300000},
+              {"1h30m", 5400000}, {"100ms", 100}, {"0", 0}};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         assert_int_equal(store_param_duration("step", ok[i].in, -1, &ms, &msg), 0);
         assert_int_equal(ms, ok[i].want);
@@ -131,8 +131,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_time),          cmocka_unit_test(test_duration),
-        cmocka_unit_test(test_limit_and_steps), cmocka_unit_test(test_unescape),
+        cmocka_unit_test(test_time),
+        cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_limit_and_steps),
+        cmocka_unit_test(test_unescape),
         cmocka_unit_test(test_mask),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
