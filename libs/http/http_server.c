@@ -60,7 +60,7 @@ osp_http_server_new(struct event_base *base, const char *listen, osp_http_server
                     osp_errinfo *ei)
 {
     char host[256];
-    int port, rc;
+    int port = 0, rc;
     if ((rc = parse_listen(listen ? listen : "", host, sizeof(host), &port, ei)) != 0)
         return rc;
     osp_http_server *srv = osp_calloc(1, sizeof(*srv));
