@@ -560,7 +560,8 @@ coll_config_parse(const osp_yaml_node *root, coll_config **out, osp_errinfo *ei)
     pctx c = {.ei = ei};
     coll_config *cfg = osp_calloc(1, sizeof(*cfg));
     atomic_init(&cfg->refs, 1);
-    cfg->scrape_interval_ms = 60000;
+    /* 15 s, not Prometheus' 1 m: Grafana's data source assumes 15 s ($__rate_interval) */
+    cfg->scrape_interval_ms = 15000;
     cfg->scrape_timeout_ms = 10000;
     osp_labels_init(&cfg->external_labels);
     gdefaults gd = {0};

@@ -42,8 +42,9 @@ def test_garbage_one_bad_line_and_duplicates():
     try:
         c.collector(CONFIG % (job("garbage", garbage.address) + job("onebad", onebad.address) +
                               job("dup", dup.address) + job("healthy", healthy.address)))
-        h.wait_until(lambda: c.store.query('up{job="dup"}')["result"] and
-                     c.store.query('up{job="garbage"}')["result"], 30, what="all jobs scraped")
+        h.wait_until(lambda: all(c.store.query('up{job="%s"}' % j)["result"]
+                                 for j in ("garbage", "onebad", "dup", "healthy")), 60,
+                     what="all jobs scraped")
         # garbage: the scrape fails (nothing parsed), errors counted, others unaffected
         assert val(c, 'up{job="garbage"}') == 0
         assert val(c, 'scrape_parse_errors{job="garbage"}') > 0

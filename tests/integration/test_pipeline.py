@@ -171,7 +171,8 @@ def test_promtool():
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, r.stderr
         assert 'up{env="test", instance="%s", job="app"} => 1' % t.address in r.stdout, r.stdout
-        end = int(time.time())
+        h.wait_until(lambda: len(t.served) >= 3, 20, what="3 scrapes")
+        end = int(time.time()) + 1
         r = subprocess.run(["promtool", "query", "range", "--start=%d" % (end - 20),
                             "--end=%d" % end, "--step=1s", c.store.url, 'up{job="app"}'],
                            capture_output=True, text=True, timeout=30)

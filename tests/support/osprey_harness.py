@@ -100,15 +100,15 @@ class Proc:
         self.name = name
         self.argv = argv
         self.logpath = logpath
-        full = list(argv)
-        if user and IS_ROOT:
-            full = ["runuser", "-u", user, "--"] + full
         self.logf = open(logpath, "ab")
         e = dict(os.environ)
         if env:
             e.update(env)
-        self.p = subprocess.Popen(full, stdout=self.logf, stderr=subprocess.STDOUT,
-                                  env=e, start_new_session=True)
+        # Dropping privileges in Popen itself (not through runuser) keeps self.pid the
+        # server's own PID, so signals reach it.
+        extra = {"user": user, "group": user} if user and IS_ROOT else {}
+        self.p = subprocess.Popen(list(argv), stdout=self.logf, stderr=subprocess.STDOUT,
+                                  env=e, start_new_session=True, **extra)
         log("started", name, "pid", self.p.pid)
 
     @property
@@ -122,10 +122,10 @@ class Proc:
         if self.alive():
             os.kill(self.p.pid, sig)
 
-    def stop(self, timeout=20, sig=signal.SIGTERM):
-        """Send sig (SIGTERM), wait; SIGKILL if it does not exit. Returns the exit code."""
+    def stop(self, timeout=20, sig=None):
+        """Send sig (default SIGTERM), wait; SIGKILL if it does not exit. Returns the exit code."""
         if self.alive():
-            self.signal(sig)
+            self.signal(sig or signal.SIGTERM)
             try:
                 self.p.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -163,9 +163,9 @@ class Postgres:
                    "osprey"])
 
     def _run(self, argv):
-        if IS_ROOT:
-            argv = ["runuser", "-u", "postgres", "--"] + argv
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        extra = {"user": "postgres", "group": "postgres"} if IS_ROOT else {}
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       cwd=self.dir, **extra)
 
     def start(self):
         self.proc = Proc("postgres", [PG_BIN + "/postgres", "-D", self.data, "-p", str(self.port),

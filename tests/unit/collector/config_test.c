@@ -127,6 +127,25 @@ test_good(void **state)
 }
 
 static void
+test_defaults(void **state)
+{
+    (void)state;
+    char *p = write_file("min.yml", "scrape_configs:\n  - job_name: a\n"
+                                    "    static_configs:\n      - targets: ['h:1']\n");
+    coll_config *c = NULL;
+    osp_errinfo ei;
+    osp_errinfo_clear(&ei);
+    assert_int_equal(coll_config_load(p, NULL, &c, &ei), 0);
+    /* 15 s as Grafana assumes (Prometheus' own default is 1 m) */
+    assert_int_equal(c->scrape_interval_ms, 15000);
+    assert_int_equal(c->scrape_timeout_ms, 10000);
+    assert_int_equal(c->jobs[0].interval_ms, 15000);
+    assert_string_equal(c->set.listen, "127.0.0.1:9201");
+    coll_config_unref(c);
+    free(p);
+}
+
+static void
 expect_error(const char *text, int line, int col, const char *key, const char *msg_part)
 {
     char *p = write_file("bad.yml", text);
@@ -209,6 +228,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),
+        cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_file_sd),
     };
