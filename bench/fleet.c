@@ -62,8 +62,7 @@ die(const char *msg)
     exit(2);
 }
 
-static void
-sb_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 sb_printf(struct strbuf *b, const char *fmt, ...)
@@ -123,7 +122,8 @@ target_build(struct target *t, size_t nseries)
                       "# HELP bench_requests_%zu_total Requests handled by component %zu.\n"
                       "# TYPE bench_requests_%zu_total counter\n",
                       fam, fam, fam);
-        sb_printf(&b, "bench_requests_%zu_total{method=\"%s\",code=\"%s\",handler=\"/api/v1/h%zu\"} ",
+        sb_printf(&b,
+                  "bench_requests_%zu_total{method=\"%s\",code=\"%s\",handler=\"/api/v1/h%zu\"} ",
                   fam, methods[i % 4], codes[(i / 4) % 6], i / 24);
         add_series(t, &b, start, K_COUNTER, 1 + (unsigned)(i % 7), 0);
     }
@@ -190,9 +190,7 @@ target_render(struct target *t, uint64_t n)
         memcpy(p, t->prefixes + s->prefix_off, s->prefix_len);
         p += s->prefix_len;
         switch (s->kind) {
-        case K_COUNTER:
-            p += put_u64(p, 1000 + n * s->step);
-            break;
+        case K_COUNTER: p += put_u64(p, 1000 + n * s->step); break;
         case K_GAUGE: /* a bounded value that moves every request, with two decimals */
             p += put_u64(p, (s->seed + n * 37) % 5000);
             *p++ = '.';
