@@ -130,6 +130,10 @@ typedef struct osp_bus_consumer_opts {
     const char *store_id;   /* put into every Ack; required, non-empty */
     int recv_buf;           /* NNG_OPT_RECVBUF of the SUB socket (messages); 0 = 1024 */
     size_t max_msg_bytes;   /* NNG_OPT_RECVMAXSZ; 0 = 64 MiB */
+    bool raw_metrics;       /* metric envelopes are validated (bus_wire.h) but not
+                             * unpacked: env holds producer_id, seq, sent_ms and
+                             * payload_case only (env->metrics is NULL); read the
+                             * batch from raw with osp_wire_envelope */
 } osp_bus_consumer_opts;
 
 /* A received batch. The consumer owns it until osp_bus_msg_free. */

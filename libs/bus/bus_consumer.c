@@ -13,6 +13,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 
 #include "bus_int.h"
+#include "bus_wire.h"
 #include "log.h"
 #include "osp_mem.h"
 #include "osp_time.h"
@@ -23,6 +24,7 @@ struct osp_bus_consumer {
     nng_socket sub, pub;
     bool sub_open, pub_open;
     char *store_id;
+    bool raw_metrics;
     nng_aio *aio;
     osp_ratelim decode_rl; /* used by the recv thread only */
     atomic_uint_fast64_t received, received_bytes, decode_errors, acks_sent, ack_errors;
@@ -33,6 +35,7 @@ typedef struct bus_msg {
     osp_bus_msg pub;
     nng_msg *m;
     Osprey__Envelope *env;
+    bool env_header_only; /* raw_metrics: env from header_env, freed here */
 } bus_msg;
 
 int
@@ -42,6 +45,7 @@ osp_bus_consumer_new(const osp_bus_consumer_opts *o, osp_bus_consumer **out, osp
         return osp_errinfo_set(ei, OSP_EINVAL, 0, 0, "bus: store_id is required");
     osp_bus_consumer *c = osp_calloc(1, sizeof(*c));
     c->store_id = osp_strdup(o->store_id);
+    c->raw_metrics = o->raw_metrics;
     int rc;
     int rv = nng_sub0_open(&c->sub);
     if (rv != 0) {
@@ -92,6 +96,33 @@ decode_error(osp_bus_consumer *c, const char *why, size_t len)
     }
 }
 
+/* header_env: validate a packed Envelope without unpacking its batch; *out
+ * gets an Envelope with the header fields only (free with header_env_free). */
+static int
+header_env(const void *buf, size_t len, Osprey__Envelope **out)
+{
+    osp_wire_env w;
+    if (osp_wire_envelope(buf, len, &w) != 0)
+        return OSP_EPARSE;
+    Osprey__Envelope *env = osp_malloc(sizeof(*env));
+    osprey__envelope__init(env);
+    env->producer_id = osp_strndup(w.producer_id.p, w.producer_id.n);
+    env->seq = w.seq;
+    env->sent_ms = w.sent_ms;
+    env->payload_case = (Osprey__Envelope__PayloadCase)w.payload_case;
+    *out = env;
+    return 0;
+}
+
+static void
+header_env_free(Osprey__Envelope *env)
+{
+    if (env == NULL)
+        return;
+    osp_free(env->producer_id);
+    osp_free(env);
+}
+
 /* check: 0 and *out, or OSP_EPARSE (counted, logged, m freed) */
 static int
 check_msg(osp_bus_consumer *c, nng_msg *m, osp_bus_msg **out)
@@ -100,14 +131,22 @@ check_msg(osp_bus_consumer *c, nng_msg *m, osp_bus_msg **out)
     size_t len = nng_msg_len(m);
     const char *why = NULL;
     Osprey__Envelope *env = NULL;
+    bool header_only = false;
     if (len < 1 || (b[0] != 'm' && b[0] != 'l'))
         why = "bad topic";
-    else if (osp_envelope_decode(b + 1, len - 1, &env) != 0)
+    else if (b[0] == 'm' && c->raw_metrics) {
+        header_only = true;
+        if (header_env(b + 1, len - 1, &env) != 0)
+            why = "bad envelope";
+    } else if (osp_envelope_decode(b + 1, len - 1, &env) != 0)
         why = "bad envelope";
     else if ((b[0] == 'm') != (env->payload_case == OSPREY__ENVELOPE__PAYLOAD_METRICS))
         why = "topic does not match payload";
     if (why) {
-        osp_envelope_free(env);
+        if (header_only)
+            header_env_free(env);
+        else
+            osp_envelope_free(env);
         decode_error(c, why, len);
         nng_msg_free(m);
         return OSP_EPARSE;
@@ -115,6 +154,7 @@ check_msg(osp_bus_consumer *c, nng_msg *m, osp_bus_msg **out)
     bus_msg *bm = osp_calloc(1, sizeof(*bm));
     bm->m = m;
     bm->env = env;
+    bm->env_header_only = header_only;
     bm->pub.topic = (char)b[0];
     bm->pub.env = env;
     bm->pub.raw = b + 1;
@@ -165,7 +205,10 @@ osp_bus_msg_free(osp_bus_msg *m)
     if (m == NULL)
         return;
     bus_msg *bm = (bus_msg *)m;
-    osp_envelope_free(bm->env);
+    if (bm->env_header_only)
+        header_env_free(bm->env);
+    else
+        osp_envelope_free(bm->env);
     nng_msg_free(bm->m);
     osp_free(bm);
 }

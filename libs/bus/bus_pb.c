@@ -62,40 +62,103 @@ pack_append(const ProtobufCMessage *msg, osp_buf *out)
     out->data[out->len] = '\0';
 }
 
-/* ---- metric batches ---- */
+/* ---- metric batches ----
+ * The builder encodes as it goes: Series fields into one growing buffer,
+ * metadata fields into another, so a batch costs no allocation per series or
+ * sample and encoding is a copy. The bytes are those protobuf-c would pack
+ * (proto3: empty strings and zero numbers are left out; fields in number
+ * order). */
 
 struct osp_mbatch {
-    Osprey__Series **series;
-    size_t n_series, cap_series;
-    Osprey__MetricMetadata **meta;
-    size_t n_meta, cap_meta;
-    size_t samples;
+    osp_buf series; /* packed MetricBatch.series fields */
+    osp_buf meta;   /* packed MetricBatch.metadata fields */
+    osp_buf lab;    /* scratch: the labels of osp_mbatch_add_series */
+    size_t n_series, samples;
 };
+
+static inline size_t
+varint_size(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static inline char *
+put_varint_raw(char *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (char)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (char)v;
+    return p;
+}
+
+/* a length-delimited string field, left out when empty (proto3) */
+static inline char *
+put_str_raw(char *p, unsigned field, const char *s, size_t n)
+{
+    if (n == 0)
+        return p;
+    *p++ = (char)((field << 3) | 2);
+    p = put_varint_raw(p, n);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static inline size_t
+str_field_size(size_t n)
+{
+    return n ? 1 + varint_size(n) + n : 0;
+}
+
+void
+osp_pb_encode_labels(const osp_labels *ls, osp_buf *out)
+{
+    size_t n = ls ? ls->n : 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t nl = strlen(ls->v[i].name), vl = strlen(ls->v[i].value);
+        size_t body = str_field_size(nl) + str_field_size(vl);
+        osp_buf_reserve(out, 1 + varint_size(body) + body);
+        char *p = out->data + out->len;
+        *p++ = (char)((1 << 3) | 2); /* Series.labels */
+        p = put_varint_raw(p, body);
+        p = put_str_raw(p, 1, ls->v[i].name, nl);
+        p = put_str_raw(p, 2, ls->v[i].value, vl);
+        out->len = (size_t)(p - out->data);
+    }
+    if (out->data != NULL)
+        out->data[out->len] = '\0';
+}
+
+/* proto3 leaves zero out; protobuf-c compares doubles as numbers, so -0.0 is
+ * left out too (and read back as +0.0): kept for identical bytes */
+static inline size_t
+sample_size(int64_t ts, double v)
+{
+    return (ts != 0 ? 1 + varint_size((uint64_t)ts) : 0) + (v != 0.0 ? 9 : 0);
+}
 
 osp_mbatch *
 osp_mbatch_new(void)
 {
-    return osp_calloc(1, sizeof(osp_mbatch));
+    osp_mbatch *b = osp_calloc(1, sizeof(osp_mbatch));
+    osp_buf_init(&b->series);
+    osp_buf_init(&b->meta);
+    osp_buf_init(&b->lab);
+    return b;
 }
 
 void
 osp_mbatch_reset(osp_mbatch *b)
 {
-    for (size_t i = 0; i < b->n_series; i++) {
-        Osprey__Series *s = b->series[i];
-        labels_free(s->labels, s->n_labels);
-        osp_free(s->samples); /* one block: pointer array + structs */
-        osp_free(s);
-    }
-    for (size_t i = 0; i < b->n_meta; i++) {
-        Osprey__MetricMetadata *m = b->meta[i];
-        osp_free(m->name);
-        osp_free(m->type);
-        osp_free(m->help);
-        osp_free(m->unit);
-        osp_free(m);
-    }
-    b->n_series = b->n_meta = b->samples = 0;
+    osp_buf_reset(&b->series);
+    osp_buf_reset(&b->meta);
+    b->n_series = b->samples = 0;
 }
 
 void
@@ -103,57 +166,77 @@ osp_mbatch_free(osp_mbatch *b)
 {
     if (b == NULL)
         return;
-    osp_mbatch_reset(b);
-    osp_free(b->series);
-    osp_free(b->meta);
+    osp_buf_fini(&b->series);
+    osp_buf_fini(&b->meta);
+    osp_buf_fini(&b->lab);
     osp_free(b);
+}
+
+void
+osp_mbatch_add_series_pb(osp_mbatch *b, const void *labels_pb, size_t len, const int64_t *ts_ms,
+                         const double *vals, size_t n)
+{
+    size_t body = len;
+    for (size_t i = 0; i < n; i++) {
+        size_t ss = sample_size(ts_ms[i], vals[i]);
+        body += 1 + varint_size(ss) + ss;
+    }
+    osp_buf_reserve(&b->series, 1 + varint_size(body) + body);
+    char *p = b->series.data + b->series.len;
+    *p++ = (char)((1 << 3) | 2); /* MetricBatch.series */
+    p = put_varint_raw(p, body);
+    if (len > 0)
+        memcpy(p, labels_pb, len);
+    p += len;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t bits;
+        memcpy(&bits, &vals[i], sizeof(bits));
+        *p++ = (char)((2 << 3) | 2); /* Series.samples */
+        p = put_varint_raw(p, sample_size(ts_ms[i], vals[i]));
+        if (ts_ms[i] != 0) {
+            *p++ = (char)((1 << 3) | 0); /* timestamp_ms: varint */
+            p = put_varint_raw(p, (uint64_t)ts_ms[i]);
+        }
+        if (vals[i] != 0.0) {
+            *p++ = (char)((2 << 3) | 1); /* value: fixed64 */
+            for (int k = 0; k < 8; k++)
+                *p++ = (char)(bits >> (8 * k));
+        }
+    }
+    b->series.len = (size_t)(p - b->series.data);
+    b->series.data[b->series.len] = '\0';
+    b->n_series++;
+    b->samples += n;
 }
 
 void
 osp_mbatch_add_series(osp_mbatch *b, const osp_labels *sorted_labels, const int64_t *ts_ms,
                       const double *vals, size_t n)
 {
-    Osprey__Series *s = osp_malloc(sizeof(*s));
-    osprey__series__init(s);
-    s->labels = labels_copy(sorted_labels, &s->n_labels);
-    if (n > 0) {
-        /* pointer array followed by the Sample structs, one allocation */
-        size_t psz = n * sizeof(Osprey__Sample *);
-        char *blk = osp_malloc(psz + n * sizeof(Osprey__Sample));
-        Osprey__Sample **pv = (Osprey__Sample **)(void *)blk;
-        Osprey__Sample *sv = (Osprey__Sample *)(void *)(blk + psz);
-        for (size_t i = 0; i < n; i++) {
-            osprey__sample__init(&sv[i]);
-            sv[i].timestamp_ms = ts_ms[i];
-            sv[i].value = vals[i];
-            pv[i] = &sv[i];
-        }
-        s->samples = pv;
-        s->n_samples = n;
-    }
-    if (b->n_series == b->cap_series) {
-        b->cap_series = b->cap_series ? b->cap_series * 2 : 16;
-        b->series = osp_reallocarray(b->series, b->cap_series, sizeof(*b->series));
-    }
-    b->series[b->n_series++] = s;
-    b->samples += n;
+    osp_buf_reset(&b->lab);
+    osp_pb_encode_labels(sorted_labels, &b->lab);
+    osp_mbatch_add_series_pb(b, b->lab.data, b->lab.len, ts_ms, vals, n);
 }
 
 void
 osp_mbatch_add_meta(osp_mbatch *b, const char *family, const char *type, const char *help,
                     const char *unit)
 {
-    Osprey__MetricMetadata *m = osp_malloc(sizeof(*m));
-    osprey__metric_metadata__init(m);
-    m->name = osp_strdup(family ? family : "");
-    m->type = osp_strdup(type ? type : "");
-    m->help = osp_strdup(help ? help : "");
-    m->unit = osp_strdup(unit ? unit : "");
-    if (b->n_meta == b->cap_meta) {
-        b->cap_meta = b->cap_meta ? b->cap_meta * 2 : 8;
-        b->meta = osp_reallocarray(b->meta, b->cap_meta, sizeof(*b->meta));
+    const char *f[4] = {family ? family : "", type ? type : "", help ? help : "",
+                        unit ? unit : ""};
+    size_t l[4], body = 0;
+    for (int i = 0; i < 4; i++) {
+        l[i] = strlen(f[i]);
+        body += str_field_size(l[i]);
     }
-    b->meta[b->n_meta++] = m;
+    osp_buf_reserve(&b->meta, 1 + varint_size(body) + body);
+    char *p = b->meta.data + b->meta.len;
+    *p++ = (char)((2 << 3) | 2); /* MetricBatch.metadata */
+    p = put_varint_raw(p, body);
+    for (int i = 0; i < 4; i++)
+        p = put_str_raw(p, (unsigned)i + 1, f[i], l[i]);
+    b->meta.len = (size_t)(p - b->meta.data);
+    b->meta.data[b->meta.len] = '\0';
 }
 
 size_t
@@ -168,30 +251,22 @@ osp_mbatch_series_count(const osp_mbatch *b)
     return b->n_series;
 }
 
-static void
-mbatch_view(const osp_mbatch *b, Osprey__MetricBatch *mb)
-{
-    osprey__metric_batch__init(mb);
-    mb->series = b->series;
-    mb->n_series = b->n_series;
-    mb->metadata = b->meta;
-    mb->n_metadata = b->n_meta;
-}
-
 size_t
 osp_mbatch_packed_size(const osp_mbatch *b)
 {
-    Osprey__MetricBatch mb;
-    mbatch_view(b, &mb);
-    return osprey__metric_batch__get_packed_size(&mb);
+    return b->series.len + b->meta.len;
 }
 
 int
 osp_mbatch_encode(const osp_mbatch *b, osp_buf *out)
 {
-    Osprey__MetricBatch mb;
-    mbatch_view(b, &mb);
-    pack_append(&mb.base, out);
+    osp_buf_reserve(out, b->series.len + b->meta.len);
+    if (b->series.len)
+        osp_buf_append(out, b->series.data, b->series.len);
+    if (b->meta.len)
+        osp_buf_append(out, b->meta.data, b->meta.len);
+    if (out->data != NULL)
+        out->data[out->len] = '\0';
     return 0;
 }
 

@@ -36,6 +36,19 @@ void osp_mbatch_reset(osp_mbatch *b);
 void osp_mbatch_add_series(osp_mbatch *b, const osp_labels *sorted_labels, const int64_t *ts_ms,
                            const double *vals, size_t n);
 
+/* osp_pb_encode_labels: append to out the packed Series.labels fields (field 1,
+ * one Label {name, value} each, in ls's order; empty strings left out as
+ * protobuf-c does) of ls (may be NULL: nothing). Producers cache the result per
+ * series and hand it to osp_mbatch_add_series_pb. */
+void osp_pb_encode_labels(const osp_labels *ls, osp_buf *out);
+
+/* osp_mbatch_add_series_pb: as osp_mbatch_add_series, with the labels given
+ * as the bytes osp_pb_encode_labels wrote for them (labels_pb[0..len), copied;
+ * the caller vouches that they are well-formed and sorted). The batch is the
+ * same as with osp_mbatch_add_series. */
+void osp_mbatch_add_series_pb(osp_mbatch *b, const void *labels_pb, size_t len,
+                              const int64_t *ts_ms, const double *vals, size_t n);
+
 /* osp_mbatch_add_meta: append one MetricMetadata {family, type, help, unit}
  * (all copied; NULL is taken as ""). */
 void osp_mbatch_add_meta(osp_mbatch *b, const char *family, const char *type, const char *help,
@@ -46,8 +59,8 @@ void osp_mbatch_add_meta(osp_mbatch *b, const char *family, const char *type, co
 size_t osp_mbatch_samples(const osp_mbatch *b);
 size_t osp_mbatch_series_count(const osp_mbatch *b);
 
-/* osp_mbatch_packed_size: exact size of the packed MetricBatch (walks the
- * batch; use it to cut batches by size). */
+/* osp_mbatch_packed_size: exact size of the packed MetricBatch (O(1); use it
+ * to cut batches by size). */
 size_t osp_mbatch_packed_size(const osp_mbatch *b);
 
 /* osp_mbatch_encode: append the packed MetricBatch bytes to out (the caller's

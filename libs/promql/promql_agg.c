@@ -51,8 +51,76 @@ bottom_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* topk/bottomk keep a heap of at most k members exactly like Prometheus 2.42 (Go's
+ * container/heap over vectorByValueHeap / vectorByReverseValueHeap), so that among equal
+ * values the same series are chosen. heap[0] is the member to evict next. */
+static bool
+heap_less(const sample *h, size_t i, size_t j, bool top)
+{
+    if (isnan(h[i].v))
+        return true;
+    return top ? h[i].v < h[j].v : h[i].v > h[j].v;
+}
+
 static void
-accumulate(agg_op op, group *g, osp_arena *a, sample s)
+heap_swap(sample *h, size_t i, size_t j)
+{
+    sample t = h[i];
+    h[i] = h[j];
+    h[j] = t;
+}
+
+static void
+heap_up(sample *h, size_t j, bool top)
+{
+    while (j > 0) {
+        size_t i = (j - 1) / 2;
+        if (!heap_less(h, j, i, top))
+            break;
+        heap_swap(h, i, j);
+        j = i;
+    }
+}
+
+static bool
+heap_down(sample *h, size_t i0, size_t n, bool top)
+{
+    size_t i = i0;
+    for (;;) {
+        size_t j1 = 2 * i + 1;
+        if (j1 >= n)
+            break;
+        size_t j = j1;
+        if (j1 + 1 < n && heap_less(h, j1 + 1, j1, top))
+            j = j1 + 1;
+        if (!heap_less(h, j, i, top))
+            break;
+        heap_swap(h, i, j);
+        i = j;
+    }
+    return i > i0;
+}
+
+/* heap_offer: Prometheus' step for one sample: when the heap is not full, or its top
+ * is smaller (topk; larger for bottomk) or NaN, pop the top (if full) and push s. */
+static void
+heap_offer(group *g, osp_arena *a, sample s, int64_t k, bool top)
+{
+    double h0 = g->nmem ? g->members[0].v : 0;
+    if ((int64_t)g->nmem >= k && !(top ? h0 < s.v : h0 > s.v) && !isnan(h0))
+        return;
+    if ((int64_t)g->nmem == k) {
+        size_t n = g->nmem - 1;
+        heap_swap(g->members, 0, n);
+        heap_down(g->members, 0, n, top);
+        g->nmem = n;
+    }
+    add_member(g, a, s);
+    heap_up(g->members, g->nmem - 1, top);
+}
+
+static void
+accumulate(agg_op op, group *g, osp_arena *a, sample s, int64_t k)
 {
     switch (op) {
     case AGG_SUM: g->value += s.v; break;
@@ -85,8 +153,8 @@ accumulate(agg_op op, group *g, osp_arena *a, sample s)
         g->value += d * (s.v - g->mean);
         break;
     }
-    case AGG_TOPK:
-    case AGG_BOTTOMK:
+    case AGG_TOPK: heap_offer(g, a, s, k, true); break;
+    case AGG_BOTTOMK: heap_offer(g, a, s, k, false); break;
     case AGG_QUANTILE: add_member(g, a, s); break;
     }
 }
@@ -140,7 +208,7 @@ promql_eval_agg(evctx *c, const expr *e, int64_t t, value *out)
         bool found;
         int *slot = hmap_put(&idx, c->sa, key, &found);
         if (found) {
-            accumulate(e->aop, &groups[*slot], c->sa, s);
+            accumulate(e->aop, &groups[*slot], c->sa, s, k);
             continue;
         }
         *slot = (int)ngroups;

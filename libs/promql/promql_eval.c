@@ -203,7 +203,7 @@ eval_subq(evctx *c, const expr *e, int64_t t, value *out)
     for (int64_t ts = st; ts <= ref; ts += step) {
         if ((++iter & 63) == 0 && c->deadline_ns && osp_mono_ns() > c->deadline_ns)
             return osp_errinfo_set(c->ei, OSP_ETIMEDOUT, 0, 0,
-                                   "query timed out in subquery evaluation");
+                                   "query timed out in expression evaluation");
         value v = {0};
         int rc = promql_eval_node(c, e->arg, ts, &v);
         if (rc != 0)
@@ -518,6 +518,26 @@ typedef struct window {
     int64_t lo, hi;
 } window;
 
+static int
+series_ptr_cmp(const void *a, const void *b)
+{
+    const osp_promql_series *x = *(osp_promql_series *const *)a;
+    const osp_promql_series *y = *(osp_promql_series *const *)b;
+    return lbl_cmp(x->labels, x->nlabels, y->labels, y->nlabels);
+}
+
+/* sort_selection: order a selection by labels, as Prometheus' merged block queriers
+ * return series; ties in topk/bottomk and the order of results depend on it. */
+static void
+sort_selection(osp_promql_series_set *set)
+{
+    for (size_t i = 1; i < set->n; i++)
+        if (series_ptr_cmp(&set->v[i - 1], &set->v[i]) > 0) {
+            qsort(set->v, set->n, sizeof(*set->v), series_ptr_cmp);
+            return;
+        }
+}
+
 /* Walk the tree with the range of evaluation times [lo, hi] and select each selector's
  * data once over everything any step can look at. */
 static int
@@ -543,6 +563,7 @@ prefetch(evctx *c, const expr *e, window w, size_t *nsamples)
         rc = c->src->select(c->src->ctx, vs->ms, vs->nms, mint, maxt, set, c->qa);
         if (rc != 0)
             return osp_errinfo_set(c->ei, rc, 0, 0, "select failed: %s", osp_err_str(rc));
+        sort_selection(set);
         for (size_t i = 0; i < set->n; i++)
             *nsamples += set->v[i]->npts;
         if (c->max_samples && *nsamples > c->max_samples)
@@ -624,7 +645,7 @@ run(const expr *e, const osp_promql_source *src, int64_t start, int64_t end, int
     for (int64_t t = start; rc == 0 && t <= end; t += step) {
         c.nsamples = nsamples;
         if (c.deadline_ns && osp_mono_ns() > c.deadline_ns) {
-            rc = osp_errinfo_set(ei, OSP_ETIMEDOUT, 0, 0, "query timed out in query execution");
+            rc = osp_errinfo_set(ei, OSP_ETIMEDOUT, 0, 0, "query timed out in expression evaluation");
             break;
         }
         osp_arena_reset(c.sa);

@@ -15,6 +15,7 @@ typedef struct cache_ent {
     char *key;
     size_t keylen;
     osp_labels labels; /* final, sorted (ENT_OK) */
+    osp_buf pb;        /* labels as packed Series.labels fields (ENT_OK) */
     uint64_t shash;
     uint64_t gen;
     int state;
@@ -36,6 +37,7 @@ cache_ent_free(cache_ent *e)
 {
     osp_free(e->key);
     osp_labels_fini(&e->labels);
+    osp_buf_fini(&e->pb);
     osp_free(e);
 }
 
@@ -178,6 +180,8 @@ resolve(coll_tstate *st, const osp_expfmt_sample *s, cache_ent *e)
     if (job->label_limit && ls->n > job->label_limit)
         e->state = ENT_LABEL_LIMIT;
     e->shash = osp_labels_hash(ls);
+    osp_buf_reset(&e->pb);
+    osp_pb_encode_labels(ls, &e->pb); /* encoded once, copied into every batch */
 }
 
 static int
@@ -195,6 +199,7 @@ on_sample(void *ctx, const osp_expfmt_sample *s)
         /* 64-bit collision of two raw lines: resolve without caching */
         memset(&scratch, 0, sizeof(scratch));
         osp_labels_init(&scratch.labels);
+        osp_buf_init(&scratch.pb);
         e = &scratch;
         resolve(st, s, e);
     } else if (!e) {
@@ -202,6 +207,7 @@ on_sample(void *ctx, const osp_expfmt_sample *s)
         e->key = osp_strndup(st->key.data, st->key.len);
         e->keylen = st->key.len;
         osp_labels_init(&e->labels);
+        osp_buf_init(&e->pb);
         resolve(st, s, e);
         coll_map_put(&st->cache, h, e);
     }
@@ -234,10 +240,12 @@ on_sample(void *ctx, const osp_expfmt_sample *s)
     }
     a->res->added += (size_t)seen;
     int64_t ts = honour_ts ? s->ts_ms : a->ts_ms;
-    osp_mbatch_add_series(a->b, &e->labels, &ts, &s->value, 1);
+    osp_mbatch_add_series_pb(a->b, e->pb.data, e->pb.len, &ts, &s->value, 1);
 out:
-    if (e == &scratch)
+    if (e == &scratch) {
         osp_labels_fini(&scratch.labels);
+        osp_buf_fini(&scratch.pb);
+    }
     return rc;
 }
 

@@ -170,7 +170,8 @@ main(int argc, char **argv)
     reg = osp_metrics_new();
     head = store_head_new();
     osp_bus_consumer_opts bo = {
-        .ingest_url = a.conf.ingest, .ack_url = a.conf.ack, .store_id = a.conf.store_id};
+        .ingest_url = a.conf.ingest, .ack_url = a.conf.ack, .store_id = a.conf.store_id,
+        .raw_metrics = true}; /* the ingest path reads batches with bus_wire.h */
     if (osp_bus_consumer_new(&bo, &consumer, &ei) != 0) {
         fail_conf("cannot listen on the bus: ", &ei);
         goto out;

@@ -24,55 +24,137 @@ void
 store_prep_fini(store_prep *p)
 {
     for (size_t i = 0; i < p->n; i++)
-        osp_labels_fini(&p->v[i].labels);
+        if (p->v[i].own_labels)
+            osp_labels_fini(&p->v[i].labels);
     osp_free(p->v);
+    for (size_t i = 0; i < p->n_meta; i++) {
+        osp_free(p->meta[i].name);
+        osp_free(p->meta[i].type);
+        osp_free(p->meta[i].help);
+        osp_free(p->meta[i].unit);
+    }
+    osp_free(p->meta);
+    for (size_t i = 0; i < p->n_owned; i++)
+        osp_free(p->owned[i]);
+    osp_free(p->owned);
     memset(p, 0, sizeof(*p));
 }
 
-static void
-prep_series(store_prep *p, const Osprey__Series *s)
+/* The full check of a series not in the cache. Strings are taken as
+ * protobuf-c's C strings (up to the first NUL), so the verdicts are those of
+ * the unpacking decoder. */
+static bool
+prep_full(store_prep *p, store_prep_series *ps, const osp_wire_series *ws)
 {
-    if (p->n == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 16;
-        p->v = osp_reallocarray(p->v, p->cap, sizeof(*p->v));
-    }
-    store_prep_series *ps = &p->v[p->n];
     osp_labels_init(&ps->labels);
+    ps->own_labels = true;
     bool has_name = false, bad = false;
-    for (size_t i = 0; i < s->n_labels; i++) {
-        const Osprey__Label *l = s->labels[i];
-        const char *name = l->name ? l->name : "";
-        const char *value = l->value ? l->value : "";
-        if (value[0] == '\0')
+    osp_wire_it it;
+    osp_wire_it_init(&it, ws->msg);
+    osp_wire_view nv, vv;
+    while (osp_wire_next_label(&it, &nv, &vv)) {
+        size_t nl = osp_wire_cstr_len(nv), vl = osp_wire_cstr_len(vv);
+        if (vl == 0)
             continue; /* Prometheus: an empty value is an absent label */
-        if (!osp_label_name_valid(name, strlen(name)) || !osp_utf8_valid(value, strlen(value)))
+        if (!osp_label_name_valid(nv.p, nl) || !osp_utf8_valid(vv.p, vl))
             bad = true;
-        if (strcmp(name, "__name__") == 0)
+        if (nl == 8 && memcmp(nv.p, "__name__", 8) == 0)
             has_name = true;
-        osp_labels_addc(&ps->labels, name, value);
+        osp_labels_add(&ps->labels, nv.p, nl, vv.p, vl);
     }
     if (!has_name) {
-        p->rej_no_name += s->n_samples;
+        p->rej_no_name += ws->n_samples;
         goto reject;
     }
     if (bad) {
-        p->rej_bad_label += s->n_samples;
+        p->rej_bad_label += ws->n_samples;
         goto reject;
     }
     osp_labels_sort(&ps->labels);
     for (size_t i = 1; i < ps->labels.n; i++) {
         if (strcmp(ps->labels.v[i - 1].name, ps->labels.v[i].name) == 0) {
-            p->rej_dup_label += s->n_samples;
+            p->rej_dup_label += ws->n_samples;
             goto reject;
         }
     }
     ps->id = osp_labels_hash(&ps->labels);
-    ps->samples = s->samples;
-    ps->n = s->n_samples;
-    p->n++;
-    return;
+    return true;
 reject:
     osp_labels_fini(&ps->labels);
+    return false;
+}
+
+static void
+prep_series(store_prep *p, osp_wire_view msg, store_cache *cache)
+{
+    osp_wire_series ws;
+    osp_wire_series_scan(msg, &ws);
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 16;
+        p->v = osp_reallocarray(p->v, p->cap, sizeof(*p->v));
+    }
+    store_prep_series *ps = &p->v[p->n];
+    memset(ps, 0, sizeof(*ps));
+    ps->msg = msg;
+    ps->n = ws.n_samples;
+    bool keyed = cache != NULL && ws.labels.p != NULL;
+    uint64_t kh = 0;
+    if (keyed) {
+        kh = store_cache_hash(ws.labels.p, ws.labels.n);
+        store_cache_ent *e = store_cache_get(cache, ws.labels.p, ws.labels.n, kh);
+        if (e != NULL) {
+            /* the same bytes gave these labels before: nothing to check */
+            ps->labels = e->labels; /* borrowed */
+            ps->own_labels = false;
+            ps->id = e->id;
+            ps->ce = e;
+            p->cache_hits++;
+            p->n++;
+            return;
+        }
+        p->cache_misses++;
+    }
+    if (!prep_full(p, ps, &ws))
+        return;
+    if (keyed)
+        ps->ce = store_cache_put(cache, ws.labels.p, ws.labels.n, kh, ps->id, &ps->labels);
+    p->n++;
+}
+
+static char *
+wire_strdup(osp_wire_view v)
+{
+    return osp_strndup(v.p, osp_wire_cstr_len(v));
+}
+
+static void
+prep_meta(store_prep *p, osp_wire_view msg)
+{
+    osp_wire_view name, type, help, unit;
+    osp_wire_metadata(msg, &name, &type, &help, &unit);
+    if (osp_wire_cstr_len(name) == 0)
+        return;
+    if (p->n_meta == p->cap_meta) {
+        p->cap_meta = p->cap_meta ? p->cap_meta * 2 : 8;
+        p->meta = osp_reallocarray(p->meta, p->cap_meta, sizeof(*p->meta));
+    }
+    p->meta[p->n_meta++] = (store_prep_meta){wire_strdup(name), wire_strdup(type),
+                                             wire_strdup(help), wire_strdup(unit)};
+}
+
+void
+store_prep_wire(store_prep *p, osp_wire_view payload, store_cache *cache)
+{
+    osp_wire_it it;
+    osp_wire_it_init(&it, payload);
+    int field;
+    osp_wire_view msg;
+    while (osp_wire_mbatch_next(&it, &field, &msg)) {
+        if (field == 1)
+            prep_series(p, msg, cache);
+        else
+            prep_meta(p, msg);
+    }
 }
 
 void
@@ -80,9 +162,12 @@ store_prep_batch(store_prep *p, const Osprey__MetricBatch *mb)
 {
     if (mb == NULL)
         return;
-    for (size_t i = 0; i < mb->n_series; i++)
-        if (mb->series[i] != NULL)
-            prep_series(p, mb->series[i]);
+    size_t len = osprey__metric_batch__get_packed_size(mb);
+    uint8_t *buf = osp_malloc(len ? len : 1);
+    osprey__metric_batch__pack(mb, buf);
+    p->owned = osp_reallocarray(p->owned, p->n_owned + 1, sizeof(*p->owned));
+    p->owned[p->n_owned++] = buf;
+    store_prep_wire(p, (osp_wire_view){(const char *)buf, len}, NULL);
 }
 
 void
@@ -92,22 +177,30 @@ store_apply_prep(store_head *h, const store_prep *p, int64_t min_t, store_apply_
     for (size_t i = 0; i < p->n; i++) {
         const store_prep_series *ps = &p->v[i];
         uint32_t ref;
-        bool created;
-        if (store_head_get_or_create(h, ps->id, &ps->labels, &ref, &created) != 0) {
-            res->collisions += ps->n;
-            osp_log(OSP_LOG_ERROR, "store.head", "series id collision: series rejected", "labels",
-                    ps->labels.n ? osp_labels_get(&ps->labels, "__name__") : "", NULL);
-            continue;
+        bool created = false;
+        if (ps->ce == NULL || !store_cache_ref(ps->ce, h, &ref)) {
+            if (store_head_get_or_create(h, ps->id, &ps->labels, &ref, &created) != 0) {
+                res->collisions += ps->n;
+                osp_log(OSP_LOG_ERROR, "store.head", "series id collision: series rejected",
+                        "labels", ps->labels.n ? osp_labels_get(&ps->labels, "__name__") : "",
+                        NULL);
+                continue;
+            }
+            if (ps->ce != NULL)
+                ps->ce->ref = ref;
         }
         if (created)
             res->series_created++;
-        for (size_t j = 0; j < ps->n; j++) {
-            const Osprey__Sample *smp = ps->samples[j];
-            if (smp->timestamp_ms < min_t) {
+        osp_wire_it it;
+        osp_wire_it_init(&it, ps->msg);
+        int64_t t;
+        double v;
+        while (osp_wire_next_sample(&it, &t, &v)) {
+            if (t < min_t) {
                 res->too_old++;
                 continue;
             }
-            switch (store_head_append(h, ref, smp->timestamp_ms, smp->value)) {
+            switch (store_head_append(h, ref, t, v)) {
             case STORE_APPEND_OK: res->samples++; break;
             case STORE_APPEND_DUP: res->duplicates++; break;
             case STORE_APPEND_CONFLICT: res->conflicts++; break;
@@ -141,21 +234,33 @@ store_apply_meta(store_head *h, const Osprey__MetricBatch *mb)
     store_head_unlock(h);
 }
 
-static const Osprey__MetricBatch *
-metrics_of(const Osprey__Envelope *env)
+void
+store_apply_prep_meta(store_head *h, const store_prep *p)
 {
-    return env->payload_case == OSPREY__ENVELOPE__PAYLOAD_METRICS ? env->metrics : NULL;
+    if (p->n_meta == 0)
+        return;
+    store_head_wrlock(h);
+    for (size_t i = 0; i < p->n_meta; i++) {
+        const store_prep_meta *m = &p->meta[i];
+        store_head_meta_set(h, m->name, norm_type(m->type), m->help, m->unit);
+    }
+    store_head_unlock(h);
 }
 
 static bool
-meta_changed(const store_head *h, const Osprey__MetricMetadata *m)
+is_metrics(const Osprey__Envelope *env)
+{
+    return env->payload_case == OSPREY__ENVELOPE__PAYLOAD_METRICS;
+}
+
+static bool
+meta_changed(const store_head *h, const store_prep_meta *m)
 {
     const store_meta *cur = store_head_meta_find(h, m->name);
     if (cur == NULL)
         return true;
-    return strcmp(cur->type, norm_type(m->type)) != 0 ||
-           strcmp(cur->help, m->help ? m->help : "") != 0 ||
-           strcmp(cur->unit, m->unit ? m->unit : "") != 0;
+    return strcmp(cur->type, norm_type(m->type)) != 0 || strcmp(cur->help, m->help) != 0 ||
+           strcmp(cur->unit, m->unit) != 0;
 }
 
 static int
@@ -192,12 +297,13 @@ collect_rows(store_head *h, store_item *items, size_t n, store_prep *preps, osp_
     osp_buf_init(&json);
     store_head_rdlock(h);
     for (size_t i = 0; i < n; i++) {
-        const Osprey__MetricBatch *mb = metrics_of(items[i].env);
-        if (!items[i].is_new || mb == NULL)
+        if (!items[i].is_new || !is_metrics(items[i].env))
             continue;
         for (size_t j = 0; j < preps[i].n; j++) {
             const store_prep_series *ps = &preps[i].v[j];
             uint32_t ref;
+            if (ps->ce != NULL && store_cache_ref(ps->ce, h, &ref))
+                continue; /* in the head, so in PostgreSQL */
             if (store_head_find(h, ps->id, &ps->labels, &ref) != OSP_ENOTFOUND)
                 continue;
             if (ns == caps) {
@@ -212,9 +318,9 @@ collect_rows(store_head *h, store_item *items, size_t n, store_prep *preps, osp_
             sr[ns].first_seen_ms = now;
             ns++;
         }
-        for (size_t j = 0; j < mb->n_metadata; j++) {
-            const Osprey__MetricMetadata *m = mb->metadata[j];
-            if (m == NULL || m->name == NULL || m->name[0] == '\0' || !meta_changed(h, m))
+        for (size_t j = 0; j < preps[i].n_meta; j++) {
+            const store_prep_meta *m = &preps[i].meta[j];
+            if (!meta_changed(h, m))
                 continue;
             if (nm == capm) {
                 capm = capm ? capm * 2 : 16;
@@ -267,9 +373,30 @@ count(store_stats *st, const store_prep *p, const store_apply_res *r)
     store_stats_reject(st, "too_old", (double)r->too_old);
 }
 
+/* prep_item: validate the batch of a packed Envelope (raw, as logged). */
+static void
+prep_item(store_prep *p, const void *raw, size_t len, store_cache *c)
+{
+    osp_wire_env w;
+    if (osp_wire_envelope(raw, len, &w) != 0) {
+        /* the producer side checked it; a corrupt copy applies nothing */
+        osp_log(OSP_LOG_ERROR, "store.ingest", "undecodable batch not applied", NULL);
+        return;
+    }
+    if (w.payload_case == OSPREY__ENVELOPE__PAYLOAD_METRICS)
+        store_prep_wire(p, w.payload, c);
+}
+
 int
 store_commit_group(store_pg *pg, store_head *h, store_stats *st, store_item *items, size_t n,
                    int64_t min_t, osp_errinfo *ei)
+{
+    return store_commit_group_cached(pg, h, st, NULL, items, n, min_t, ei);
+}
+
+int
+store_commit_group_cached(store_pg *pg, store_head *h, store_stats *st, store_cache *c,
+                          store_item *items, size_t n, int64_t min_t, osp_errinfo *ei)
 {
     int64_t t0 = osp_mono_ns(), now = osp_now_ms();
     store_pg_batch *rows = osp_calloc(n ? n : 1, sizeof(*rows));
@@ -281,6 +408,8 @@ store_commit_group(store_pg *pg, store_head *h, store_stats *st, store_item *ite
     size_t *row_of = osp_calloc(n ? n : 1, sizeof(*row_of));
     int rc;
 
+    if (c != NULL)
+        (void)store_cache_trim(c); /* no entry of it is borrowed between groups */
     /* a resend may sit in the same group as the original: insert each pair once */
     for (size_t i = 0; i < n; i++) {
         const Osprey__Envelope *e = items[i].env;
@@ -298,7 +427,7 @@ store_commit_group(store_pg *pg, store_head *h, store_stats *st, store_item *ite
         rows[nrows] = (store_pg_batch){.producer_id = e->producer_id,
                                        .seq = e->seq,
                                        .received_ms = now,
-                                       .kind = metrics_of(e) ? 'm' : 'l',
+                                       .kind = is_metrics(e) ? 'm' : 'l',
                                        .payload = items[i].raw,
                                        .len = items[i].raw_len};
         row_of[i] = nrows++;
@@ -310,8 +439,8 @@ store_commit_group(store_pg *pg, store_head *h, store_stats *st, store_item *ite
     for (size_t i = 0; i < n; i++) {
         items[i].is_new = row_of[i] != SIZE_MAX && rows[row_of[i]].inserted;
         store_prep_init(&preps[i]);
-        if (items[i].is_new)
-            store_prep_batch(&preps[i], metrics_of(items[i].env));
+        if (items[i].is_new && is_metrics(items[i].env))
+            prep_item(&preps[i], items[i].raw, items[i].raw_len, c);
     }
     collect_rows(h, items, n, preps, a, now, &srows, &nsrows, &mrows, &nmrows);
     if (nsrows > 0 && (rc = store_pg_insert_series(pg, srows, nsrows, ei)) != 0)
@@ -331,7 +460,7 @@ store_commit_group(store_pg *pg, store_head *h, store_stats *st, store_item *ite
         }
         store_apply_res res = {0};
         store_apply_prep(h, &preps[i], min_t, &res);
-        store_apply_meta(h, metrics_of(items[i].env));
+        store_apply_prep_meta(h, &preps[i]);
         count(st, &preps[i], &res);
         if (st != NULL)
             osp_metric_inc(st->batches_ingested);
@@ -363,19 +492,23 @@ out:
 int
 store_replay_one(store_head *h, const void *payload, size_t len)
 {
-    Osprey__Envelope *env = NULL;
-    if (osp_envelope_decode(payload, len, &env) != 0)
+    return store_replay_one_cached(h, NULL, payload, len);
+}
+
+int
+store_replay_one_cached(store_head *h, store_cache *c, const void *payload, size_t len)
+{
+    osp_wire_env w;
+    if (osp_wire_envelope(payload, len, &w) != 0)
         return OSP_EPARSE;
-    const Osprey__MetricBatch *mb = metrics_of(env);
-    if (mb != NULL) {
+    if (w.payload_case == OSPREY__ENVELOPE__PAYLOAD_METRICS) {
         store_prep p;
         store_prep_init(&p);
-        store_prep_batch(&p, mb);
+        store_prep_wire(&p, w.payload, c);
         store_apply_res res = {0};
         store_apply_prep(h, &p, INT64_MIN, &res);
-        store_apply_meta(h, mb);
+        store_apply_prep_meta(h, &p);
         store_prep_fini(&p);
     }
-    osp_envelope_free(env);
     return 0;
 }

@@ -10,35 +10,57 @@
 #include <stdint.h>
 
 #include "osp_labels.h"
+#include "bus_wire.h"
 #include "osprey.pb-c.h"
+#include "store_cache.h"
 #include "store_head.h"
 #include "store_pg.h"
 #include "store_stats.h"
 
 /* One validated series of a batch. */
 typedef struct store_prep_series {
-    osp_labels labels; /* sorted, empty values dropped */
+    osp_labels labels; /* sorted, empty values dropped; owned unless ce != NULL
+                        * and own_labels is false (then the cache entry's) */
+    bool own_labels;
     uint64_t id;
-    Osprey__Sample **samples; /* borrowed from the envelope */
-    size_t n;
+    struct store_cache_ent *ce; /* its series cache entry, or NULL */
+    osp_wire_view msg;          /* the packed Series (borrowed): samples read from here */
+    size_t n;                   /* samples */
 } store_prep_series;
+
+/* One metadata entry of a batch (strings owned). */
+typedef struct store_prep_meta {
+    char *name, *type, *help, *unit;
+} store_prep_meta;
 
 /* The validated series of one MetricBatch and what was rejected. */
 typedef struct store_prep {
     store_prep_series *v;
     size_t n, cap;
+    store_prep_meta *meta;
+    size_t n_meta, cap_meta;
     size_t rej_no_name;   /* samples of series without __name__ */
     size_t rej_bad_label; /* invalid label name or non-UTF-8 value */
     size_t rej_dup_label; /* duplicate label names */
+    size_t cache_hits, cache_misses;
+    void **owned; /* packed batches of store_prep_batch */
+    size_t n_owned;
 } store_prep;
 
 /* store_prep_init / store_prep_fini: caller storage. */
 void store_prep_init(store_prep *p);
 void store_prep_fini(store_prep *p);
 
-/* store_prep_batch: validate every series of mb (borrowed; must outlive p)
- * into p (appending). Series without __name__, with invalid or duplicate
- * label names are skipped and counted. Any thread. */
+/* store_prep_wire: validate every series of the packed, already validated
+ * MetricBatch payload (borrowed; must outlive p) into p (appending), and
+ * collect its metadata. Series without __name__, with invalid or duplicate
+ * label names are skipped and counted. With a cache (may be NULL), a series
+ * whose raw label bytes are cached skips validation; new valid ones are
+ * added. Same thread as the cache's owner. */
+void store_prep_wire(store_prep *p, osp_wire_view payload, store_cache *cache);
+
+/* store_prep_batch: store_prep_wire for an unpacked MetricBatch mb (packed
+ * into p first; mb may be freed afterwards), without a cache. */
 void store_prep_batch(store_prep *p, const Osprey__MetricBatch *mb);
 
 /* Totals of store_apply_prep. */
@@ -59,9 +81,14 @@ void store_apply_prep(store_head *h, const store_prep *p, int64_t min_t, store_a
 /* store_apply_meta: set the metadata of mb in h (takes the write lock). */
 void store_apply_meta(store_head *h, const Osprey__MetricBatch *mb);
 
+/* store_apply_prep_meta: set the metadata collected in p in h (takes the
+ * write lock). */
+void store_apply_prep_meta(store_head *h, const store_prep *p);
+
 /* One envelope of a commit group. */
 typedef struct store_item {
-    const Osprey__Envelope *env; /* borrowed */
+    const Osprey__Envelope *env; /* borrowed; only producer_id, seq, sent_ms and
+                                  * payload_case are read: the batch is read from raw */
     const void *raw;             /* packed Envelope, borrowed */
     size_t raw_len;
     bool is_new; /* out: inserted into the log by this commit */
@@ -77,8 +104,15 @@ typedef struct store_item {
 int store_commit_group(store_pg *pg, store_head *h, store_stats *st, store_item *items, size_t n,
                        int64_t min_t, osp_errinfo *ei);
 
+/* store_commit_group_cached: store_commit_group with the series cache c of
+ * the calling thread (NULL: none). */
+int store_commit_group_cached(store_pg *pg, store_head *h, store_stats *st, store_cache *c,
+                              store_item *items, size_t n, int64_t min_t, osp_errinfo *ei);
+
 /* store_replay_one: apply one packed Envelope of the log to h (no PostgreSQL,
- * no rejection by age, rejects not counted). Returns 0 or OSP_EPARSE. */
+ * no rejection by age, rejects not counted), using cache c (may be NULL).
+ * Returns 0 or OSP_EPARSE. */
 int store_replay_one(store_head *h, const void *payload, size_t len);
+int store_replay_one_cached(store_head *h, store_cache *c, const void *payload, size_t len);
 
 #endif

@@ -12,6 +12,7 @@
 #include "osp_mem.h"
 #include "osp_time.h"
 #include "store_apply.h"
+#include "store_cache.h"
 #include "store_pg.h"
 
 #define GROUP_MAX_MSGS 256
@@ -25,6 +26,7 @@ struct store_ingest {
     store_head *head;
     store_stats *st;
     osp_bus_consumer *bus;
+    store_cache *cache; /* raw label bytes -> series; this thread's */
     pthread_t thread;
     int stop;             /* atomic */
     int replayed;         /* atomic */
@@ -126,7 +128,7 @@ replay_cb(void *ctx, char kind, const void *payload, size_t len)
     store_ingest *in = ctx;
     if (kind != 'm')
         return;
-    if (store_replay_one(in->head, payload, len) != 0)
+    if (store_replay_one_cached(in->head, in->cache, payload, len) != 0)
         osp_log(OSP_LOG_WARN, "store.ingest", "undecodable batch in the log skipped", NULL);
     else
         osp_metric_inc(in->st->replayed_batches);
@@ -157,6 +159,7 @@ bring_up(store_ingest *in, osp_errinfo *ei)
             store_head_wrlock(in->head);
             store_head_truncate(in->head, INT64_MAX);
             store_head_unlock(in->head);
+            store_cache_sweep(in->cache, in->head);
             return rc;
         }
         int64_t min_t = store_ingest_min_t(in);
@@ -164,6 +167,7 @@ bring_up(store_ingest *in, osp_errinfo *ei)
             store_head_wrlock(in->head);
             store_head_truncate(in->head, min_t);
             store_head_unlock(in->head);
+            store_cache_sweep(in->cache, in->head);
         }
         char ms[24], ns[24], ss[24];
         snprintf(ms, sizeof(ms), "%lld", (long long)((osp_mono_ns() - t0) / 1000000));
@@ -215,8 +219,8 @@ commit_and_ack(store_ingest *in, osp_errinfo *ei)
     for (size_t i = 0; i < in->ngroup; i++)
         items[i] = (store_item){
             .env = in->group[i]->env, .raw = in->group[i]->raw, .raw_len = in->group[i]->raw_len};
-    int rc =
-        store_commit_group(in->pg, in->head, in->st, items, in->ngroup, store_ingest_min_t(in), ei);
+    int rc = store_commit_group_cached(in->pg, in->head, in->st, in->cache, items, in->ngroup,
+                                       store_ingest_min_t(in), ei);
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < in->ngroup; i++) {
@@ -242,6 +246,8 @@ retention(store_ingest *in)
     store_head_wrlock(in->head);
     size_t dropped = store_head_truncate(in->head, min_t);
     store_head_unlock(in->head);
+    if (dropped > 0)
+        store_cache_sweep(in->cache, in->head); /* refs moved, series may have gone */
     osp_metric_add(in->st->retention_deleted, (double)dropped);
     osp_errinfo ei;
     osp_errinfo_clear(&ei);
@@ -325,11 +331,13 @@ store_ingest_start(const store_ingest_opts *opts, store_ingest **out)
     in->head = opts->head;
     in->st = opts->stats;
     in->bus = opts->consumer;
+    in->cache = store_cache_new(0);
     in->retention_ms = opts->retention_ms;
     in->next_retention_ms = osp_now_ms() + RETENTION_EVERY_MS;
     osp_metric_set(in->st->pg_up, 0);
     if (pthread_create(&in->thread, NULL, ingest_main, in) != 0) {
         store_pg_free(in->pg);
+        store_cache_free(in->cache);
         osp_free(in);
         return OSP_EIO;
     }
@@ -345,5 +353,6 @@ store_ingest_stop(store_ingest *in)
     __atomic_store_n(&in->stop, 1, __ATOMIC_RELEASE);
     pthread_join(in->thread, NULL);
     store_pg_free(in->pg);
+    store_cache_free(in->cache);
     osp_free(in);
 }

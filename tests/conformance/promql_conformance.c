@@ -1,5 +1,9 @@
 /* promql_conformance.c - runs Prometheus 2.42's promql/testdata files (the shared
- * conformance corpus) against the in-memory source; cases in promql_skip.txt may fail. */
+ * conformance corpus) against a series source; cases in promql_skip.txt may fail.
+ * Built twice: against libs/promql's memsource, and (OSP_CONF_HEAD) against the store's
+ * head and its PromQL source, so the store's selection code is what is tested.
+ * `--expect-fail N FILE...` runs the given files and succeeds only when exactly N
+ * cases fail (the runner's self-test: it must notice wrong answers). */
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +14,118 @@
 #include "osp_mem.h"
 #include "osp_time.h"
 #include "promql.h"
+#ifdef OSP_CONF_HEAD
+#include "store_head.h"
+#endif
+
+/* The source under test: load samples, clear, and the PromQL view. */
+#ifdef OSP_CONF_HEAD
+/* Loads go to a memsource first (a repeated timestamp replaces the value, as in
+ * Prometheus' test loader, while the head rejects such a conflict by design); before a
+ * query the head is rebuilt from it with the head's own append path. */
+typedef struct backend {
+    osp_promql_memsource *ms;
+    store_head *h;
+    bool dirty;
+} backend;
+static backend *
+backend_new(void)
+{
+    backend *b = osp_calloc(1, sizeof(*b));
+    b->ms = osp_promql_memsource_new();
+    b->h = store_head_new();
+    return b;
+}
+static void
+backend_free(backend *b)
+{
+    if (b == NULL)
+        return;
+    osp_promql_memsource_free(b->ms);
+    store_head_free(b->h);
+    osp_free(b);
+}
+static int
+backend_add(backend **b, const osp_labels *ls, int64_t t, double v)
+{
+    (*b)->dirty = true;
+    return osp_promql_memsource_add((*b)->ms, ls, t, v);
+}
+static void
+backend_clear(backend **b)
+{
+    osp_promql_memsource_clear((*b)->ms);
+    (*b)->dirty = true;
+}
+static void
+head_rebuild(backend *b)
+{
+    store_head_free(b->h);
+    b->h = store_head_new();
+    osp_arena *a = osp_arena_new(0);
+    osp_matcher m;
+    osp_errinfo ei;
+    assert_int_equal(osp_matcher_init(&m, OSP_MATCH_RE, "__name__", ".*", a, &ei), 0);
+    osp_promql_series_set set = {0};
+    osp_promql_source src = osp_promql_memsource_source(b->ms);
+    assert_int_equal(src.select(src.ctx, &m, 1, INT64_MIN, INT64_MAX, &set, a), 0);
+    osp_labels sorted;
+    osp_labels_init(&sorted);
+    for (size_t i = 0; i < set.n; i++) {
+        const osp_promql_series *s = set.v[i];
+        osp_labels_reset(&sorted);
+        for (size_t j = 0; j < s->nlabels; j++)
+            osp_labels_addc(&sorted, s->labels[j].name, s->labels[j].value);
+        osp_labels_sort(&sorted);
+        uint32_t ref;
+        assert_int_equal(store_head_get_or_create(b->h, (uint64_t)store_head_id(&sorted), &sorted,
+                                                  &ref, NULL),
+                         0);
+        for (size_t j = 0; j < s->npts; j++)
+            assert_int_equal(store_head_append(b->h, ref, s->pts[j].t, s->pts[j].v),
+                             STORE_APPEND_OK);
+    }
+    osp_labels_fini(&sorted);
+    osp_arena_free(a);
+    b->dirty = false;
+}
+static osp_promql_source
+backend_source(backend *b)
+{
+    if (b->dirty)
+        head_rebuild(b);
+    return store_head_source(b->h);
+}
+#define BACKEND_NAME "store head"
+#else
+typedef osp_promql_memsource backend;
+static backend *
+backend_new(void)
+{
+    return osp_promql_memsource_new();
+}
+static void
+backend_free(backend *b)
+{
+    osp_promql_memsource_free(b);
+}
+static int
+backend_add(backend **b, const osp_labels *ls, int64_t t, double v)
+{
+    return osp_promql_memsource_add(*b, ls, t, v);
+}
+static void
+backend_clear(backend **b)
+{
+    osp_promql_memsource_clear(*b);
+}
+static osp_promql_source
+backend_source(backend *b)
+{
+    return osp_promql_memsource_source(b);
+}
+#define BACKEND_NAME "memsource"
+#endif
 
 static const char *const files[] = {
     "aggregators.test", "at_modifier.test", "collision.test",      "functions.test",
@@ -97,7 +213,7 @@ parse_val(const char *s, double *v)
 }
 
 static int
-load_values(osp_promql_memsource *ms, const osp_labels *ls, char *vals, int64_t step)
+load_values(backend **ms, const osp_labels *ls, char *vals, int64_t step)
 {
     int64_t t = 0;
     for (char *tokp = strtok(vals, " \t"); tokp; tokp = strtok(NULL, " \t")) {
@@ -110,7 +226,7 @@ load_values(osp_promql_memsource *ms, const osp_labels *ls, char *vals, int64_t 
             double v;
             if (!parse_val(tokp, &v))
                 return -1;
-            osp_promql_memsource_add(ms, ls, t, v);
+            backend_add(ms, ls, t, v);
             t += step;
             continue;
         }
@@ -125,7 +241,7 @@ load_values(osp_promql_memsource *ms, const osp_labels *ls, char *vals, int64_t 
             if (!parse_val(tokp, &v))
                 return -1;
             for (long long i = 0; i <= n; i++, t += step)
-                osp_promql_memsource_add(ms, ls, t, v);
+                backend_add(ms, ls, t, v);
             continue;
         }
         char sign = *op;
@@ -136,7 +252,7 @@ load_values(osp_promql_memsource *ms, const osp_labels *ls, char *vals, int64_t 
         if (sign == '-')
             b = -b;
         for (long long i = 0; i <= n; i++, t += step)
-            osp_promql_memsource_add(ms, ls, t, a + b * (double)i);
+            backend_add(ms, ls, t, a + b * (double)i);
     }
     return 0;
 }
@@ -220,17 +336,15 @@ compare(const osp_promql_result *r, expect *ex, size_t nex, bool scalar_expected
     return true;
 }
 
+/* run_file: every eval of one .test file; path is absolute, file the name reported. */
 static void
-run_file(const char *file, counts *ct)
+run_file(const char *path, const char *file, counts *ct)
 {
-    char rel[256];
-    snprintf(rel, sizeof rel, "shared/conformance/promql/%s", file);
-    char *path = osp_test_path(rel);
     size_t len;
     char *text = osp_test_slurp(path, &len);
-    assert_non_null(text);
-    free(path);
-    osp_promql_memsource *ms = osp_promql_memsource_new();
+    if (text == NULL)
+        fail_msg("cannot read %s", path);
+    backend *ms = backend_new();
     osp_arena *a = osp_arena_new(0);
     osp_labels ls;
     osp_labels_init(&ls);
@@ -249,7 +363,7 @@ run_file(const char *file, counts *ct)
         if (*line == '\0' || *line == '#')
             continue;
         if (strncmp(line, "clear", 5) == 0) {
-            osp_promql_memsource_clear(ms);
+            backend_clear(&ms);
             continue;
         }
         if (strncmp(line, "load ", 5) == 0) {
@@ -261,7 +375,7 @@ run_file(const char *file, counts *ct)
                 char *sl = trim(lines[++i]);
                 char *vals = split_selector(sl);
                 if (vals == NULL || parse_labels(sl, &ls, a) != 0 ||
-                    load_values(ms, &ls, vals, step) != 0)
+                    load_values(&ms, &ls, vals, step) != 0)
                     fail_msg("%s:%zu: bad load line", file, i + 1);
             }
             continue;
@@ -307,7 +421,7 @@ run_file(const char *file, counts *ct)
         osp_errinfo ei = {0};
         osp_buf why;
         osp_buf_init(&why);
-        osp_promql_source src = osp_promql_memsource_source(ms);
+        osp_promql_source src = backend_source(ms);
         int rc = osp_promql_parse(q, strlen(q), &e, &ei);
         if (rc == 0)
             rc = osp_promql_eval_instant(e, &src, t, NULL, &r, &ei);
@@ -345,7 +459,7 @@ run_file(const char *file, counts *ct)
     osp_free(lines);
     osp_labels_fini(&ls);
     osp_arena_free(a);
-    osp_promql_memsource_free(ms);
+    backend_free(ms);
     free(text);
 }
 
@@ -358,17 +472,49 @@ test_corpus(void **state)
     skiplist = osp_test_slurp(sp, &n);
     free(sp);
     counts ct = {0};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
-        run_file(files[i], &ct);
-    printf("promql conformance: %d passed, %d failed, %d skipped (%d of them pass now)\n",
-           ct.passed, ct.failed, ct.skipped, ct.skipped_passing);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char rel[256];
+        snprintf(rel, sizeof rel, "shared/conformance/promql/%s", files[i]);
+        char *path = osp_test_path(rel);
+        run_file(path, files[i], &ct);
+        free(path);
+    }
+    printf("promql conformance (%s): %d passed, %d failed, %d skipped (%d of them pass now)\n",
+           BACKEND_NAME, ct.passed, ct.failed, ct.skipped, ct.skipped_passing);
     free(skiplist);
     assert_int_equal(ct.failed, 0);
 }
 
-int
-main(void)
+static int self_expected = -1;
+static char **self_files;
+static int self_nfiles;
+
+/* test_self: run the given files; exactly self_expected cases must fail. */
+static void
+test_self(void **state)
 {
+    (void)state;
+    counts ct = {0};
+    for (int i = 0; i < self_nfiles; i++) {
+        const char *base = strrchr(self_files[i], '/');
+        run_file(self_files[i], base ? base + 1 : self_files[i], &ct);
+    }
+    printf("runner self-test (%s): %d passed, %d failed (expected %d failures)\n", BACKEND_NAME,
+           ct.passed, ct.failed, self_expected);
+    assert_int_equal(ct.failed, self_expected);
+    assert_true(ct.passed > 0);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc >= 4 && strcmp(argv[1], "--expect-fail") == 0) {
+        self_expected = atoi(argv[2]);
+        self_files = argv + 3;
+        self_nfiles = argc - 3;
+        const struct CMUnitTest tests[] = {cmocka_unit_test(test_self)};
+        return cmocka_run_group_tests(tests, NULL, NULL);
+    }
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_corpus)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
