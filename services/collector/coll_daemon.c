@@ -14,6 +14,7 @@
 #include "coll_metrics.h"
 #include "coll_scrape.h"
 #include "coll_sd.h"
+#include "coll_shard.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -31,6 +32,7 @@ struct coll_daemon {
     osp_bus_producer *prod;
     coll_scraper *scr;
     coll_sd *sd;
+    coll_shard *shard; /* NULL without --redis: this collector scrapes every target */
     char producer_id[256];
     int64_t last_ack_ms;
     uint64_t last_acked;
@@ -51,7 +53,31 @@ push_targets(coll_daemon *d)
         coll_tset_add_groups(&set, job, job->static_groups, job->nstatic);
         coll_sd_add_targets(d->sd, job, &set);
     }
+    if (d->shard != NULL) {
+        /* keep only the targets whose rendezvous hash picks this collector */
+        size_t kept = 0;
+        for (size_t i = 0; i < set.n; i++) {
+            if (coll_shard_owns(d->shard, set.v[i].key))
+                set.v[kept++] = set.v[i];
+            else
+                coll_tdef_fini(&set.v[i]);
+        }
+        set.n = kept;
+    }
     coll_scraper_update(d->scr, d->cfg, &set);
+}
+
+static void
+on_shard_change(void *ctx)
+{
+    push_targets(ctx);
+}
+
+static double
+shard_members(void *ctx)
+{
+    coll_daemon *d = ctx;
+    return d->shard ? (double)coll_shard_members(d->shard) : 1;
 }
 
 static void
@@ -224,6 +250,12 @@ coll_daemon_new(coll_config *cfg, const osp_cli *cli, coll_daemon **out, osp_err
         goto fail;
     d->sd = coll_sd_new();
     coll_sd_refresh(d->sd, d->cfg, osp_now_ms(), true);
+    if (cfg->set.redis && *cfg->set.redis &&
+        (rc = coll_shard_new(d->base, cfg->set.redis, d->producer_id, on_shard_change, d,
+                             &d->shard, ei)))
+        goto fail;
+    osp_metrics_gauge_func(d->reg, "osprey_collector_shard_members",
+                           "Collectors sharing the targets (1 without Redis).", shard_members, d);
     push_targets(d);
     d->ev_term = evsignal_new(d->base, SIGTERM, on_signal, d);
     d->ev_int = evsignal_new(d->base, SIGINT, on_signal, d);
@@ -236,9 +268,6 @@ coll_daemon_new(coll_config *cfg, const osp_cli *cli, coll_daemon **out, osp_err
         rc = osp_errinfo_set(ei, OSP_EIO, 0, 0, "cannot register signal/timer events");
         goto fail;
     }
-    if (cfg->set.redis && *cfg->set.redis)
-        osp_log(OSP_LOG_WARN, "collector",
-                "Redis sharding is not implemented yet; this collector scrapes every target", NULL);
     char port[16];
     snprintf(port, sizeof(port), "%d", osp_http_server_port(d->http));
     osp_log(OSP_LOG_INFO, "collector", "collector started", "version", OSPREY_VERSION, "port", port,
@@ -288,6 +317,7 @@ coll_daemon_free(coll_daemon *d)
         event_free(d->ev_sd);
     osp_http_server_free(d->http);
     coll_scraper_free(d->scr);
+    coll_shard_free(d->shard);
     coll_sd_free(d->sd);
     osp_bus_producer_free(d->prod);
     osp_metrics_free(d->reg);
