@@ -15,6 +15,7 @@
 #include "coll_scrape.h"
 #include "coll_sd.h"
 #include "coll_shard.h"
+#include "daemon.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -25,7 +26,8 @@ struct coll_daemon {
     coll_config *cfg;
     const osp_cli *cli;
     struct event_base *base;
-    struct event *ev_term, *ev_int, *ev_hup, *ev_sd;
+    struct event *ev_sd;
+    osp_daemon_signals *sigs;
     osp_metrics *reg;
     coll_metrics cm;
     osp_http_server *http;
@@ -86,22 +88,6 @@ on_sd_timer(evutil_socket_t fd, short what, void *arg)
     coll_daemon *d = arg;
     if (coll_sd_refresh(d->sd, d->cfg, osp_now_ms(), false))
         push_targets(d);
-}
-
-static void
-on_signal(evutil_socket_t sig, short what, void *arg)
-{
-    coll_daemon *d = arg;
-    if (sig == SIGHUP) {
-        osp_buf msg;
-        osp_buf_init(&msg);
-        (void)coll_daemon_reload(d, &msg);
-        osp_buf_fini(&msg);
-        return;
-    }
-    osp_log(OSP_LOG_INFO, "collector", "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-            NULL);
-    event_base_loopbreak(d->base);
 }
 
 static bool
@@ -231,7 +217,7 @@ coll_daemon_new(coll_config *cfg, const osp_cli *cli, coll_daemon **out, osp_err
         goto fail;
     if ((rc = start_producer(d, ei)))
         goto fail;
-    coll_metrics_add_bus(d->reg, d->prod);
+    osp_daemon_export_producer(d->reg, d->prod);
     osp_http_std std = {
         .service = "collector",
         .version = OSPREY_VERSION,
@@ -257,14 +243,11 @@ coll_daemon_new(coll_config *cfg, const osp_cli *cli, coll_daemon **out, osp_err
     osp_metrics_gauge_func(d->reg, "osprey_collector_shard_members",
                            "Collectors sharing the targets (1 without Redis).", shard_members, d);
     push_targets(d);
-    d->ev_term = evsignal_new(d->base, SIGTERM, on_signal, d);
-    d->ev_int = evsignal_new(d->base, SIGINT, on_signal, d);
-    d->ev_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
+    d->sigs = osp_daemon_signals_new(d->base, "collector", http_reload, d);
     d->ev_sd = event_new(d->base, -1, EV_PERSIST, on_sd_timer, d);
     struct timeval tv = {.tv_sec = (time_t)(cfg->set.sd_check_interval / 1000),
                          .tv_usec = (suseconds_t)(cfg->set.sd_check_interval % 1000) * 1000};
-    if (!d->ev_term || !d->ev_int || !d->ev_hup || !d->ev_sd || event_add(d->ev_term, NULL) ||
-        event_add(d->ev_int, NULL) || event_add(d->ev_hup, NULL) || event_add(d->ev_sd, &tv)) {
+    if (!d->sigs || !d->ev_sd || event_add(d->ev_sd, &tv)) {
         rc = osp_errinfo_set(ei, OSP_EIO, 0, 0, "cannot register signal/timer events");
         goto fail;
     }
@@ -284,21 +267,9 @@ coll_daemon_run(coll_daemon *d)
 {
     event_base_dispatch(d->base);
     coll_scraper_stop(d->scr);
-    int64_t t0 = osp_now_ms();
-    int rc = osp_bus_producer_flush(d->prod, d->cfg->set.flush_timeout);
-    char ms[24];
-    snprintf(ms, sizeof(ms), "%lld", (long long)(osp_now_ms() - t0));
-    if (rc == 0) {
-        osp_log(OSP_LOG_INFO, "collector", "all batches acked; bye", "flush_ms", ms, NULL);
-    } else {
-        osp_bus_producer_stats s;
-        osp_bus_producer_get_stats(d->prod, &s);
-        char n[24];
-        snprintf(n, sizeof(n), "%llu", (unsigned long long)s.spool_entries);
-        osp_log(OSP_LOG_WARN, "collector",
-                "store did not ack everything before flush_timeout; unacked batches stay spooled",
-                "pending", n, "spooled_to_disk", d->cfg->set.spool_dir ? "true" : "false", NULL);
-    }
+    const char *spool = d->cfg->set.spool_dir;
+    (void)osp_daemon_flush_producer(d->prod, d->cfg->set.flush_timeout, "collector",
+                                    spool != NULL && *spool != '\0');
     return 0;
 }
 
@@ -307,12 +278,7 @@ coll_daemon_free(coll_daemon *d)
 {
     if (!d)
         return;
-    if (d->ev_term)
-        event_free(d->ev_term);
-    if (d->ev_int)
-        event_free(d->ev_int);
-    if (d->ev_hup)
-        event_free(d->ev_hup);
+    osp_daemon_signals_free(d->sigs);
     if (d->ev_sd)
         event_free(d->ev_sd);
     osp_http_server_free(d->http);

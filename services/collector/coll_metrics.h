@@ -20,9 +20,5 @@ typedef struct coll_metrics {
 /* coll_metrics_init: register the collector's metrics in reg (borrowed). */
 void coll_metrics_init(coll_metrics *m, osp_metrics *reg);
 
-/* coll_metrics_add_bus: register osprey_bus_* gauges/counters computed from
- * osp_bus_producer_stats(p) at render time (p borrowed; must outlive reg's
- * rendering, i.e. free the HTTP server before the producer). */
-void coll_metrics_add_bus(osp_metrics *reg, osp_bus_producer *p);
 
 #endif

@@ -1,11 +1,11 @@
 /* main.c - osprey-collector: flags, config, then the daemon loop. */
 #include <curl/curl.h>
-#include <signal.h>
 #include <stdio.h>
 
 #include "coll_config.h"
 #include "coll_daemon.h"
 #include "conf.h"
+#include "daemon.h"
 #include "log.h"
 
 static const osp_cli_flag flags[] = {
@@ -21,36 +21,25 @@ static const osp_cli_flag flags[] = {
 int
 main(int argc, char **argv)
 {
+    const osp_daemon_info info = {
+        .prog = "osprey-collector",
+        .summary = "Scrapes Prometheus targets from a prometheus.yml and publishes samples "
+                   "to the Osprey store.",
+        .flags = flags,
+        .nflags = NFLAGS,
+        .schema = coll_settings_schema,
+        .nschema = coll_settings_schema_len,
+    };
     osp_cli cli;
     osp_errinfo ei;
     osp_errinfo_clear(&ei);
-    char msg[1024];
     int code = 1;
     coll_config *cfg = NULL;
     coll_daemon *d = NULL;
-    if (osp_cli_parse(&cli, argc, argv, flags, NFLAGS, &ei) != 0) {
-        osp_errinfo_format(&ei, msg, sizeof(msg));
-        fprintf(stderr, "osprey-collector: %s (try --help)\n", msg);
-        code = 2;
+    if (!osp_daemon_cli(&info, argc, argv, &cli, &code))
         goto out;
-    }
-    if (cli.help) {
-        osp_cli_usage(stdout, "osprey-collector",
-                      "Scrapes Prometheus targets from a prometheus.yml and publishes samples "
-                      "to the Osprey store.",
-                      flags, NFLAGS, coll_settings_schema, coll_settings_schema_len);
-        code = 0;
-        goto out;
-    }
-    if (cli.version) {
-        printf("osprey-collector %s\n", OSPREY_VERSION);
-        code = 0;
-        goto out;
-    }
     if (coll_config_load(cli.config, &cli, &cfg, &ei) != 0) {
-        osp_errinfo_format(&ei, msg, sizeof(msg));
-        fprintf(stderr, "osprey-collector: %s\n", msg);
-        osp_log(OSP_LOG_ERROR, "config", "invalid configuration", "error", msg, NULL);
+        osp_daemon_config_error(info.prog, &ei);
         goto out;
     }
     if (cli.check_config) {
@@ -58,9 +47,9 @@ main(int argc, char **argv)
         code = 0;
         goto out;
     }
-    signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (coll_daemon_new(cfg, &cli, &d, &ei) != 0) {
+        char msg[1024];
         osp_errinfo_format(&ei, msg, sizeof(msg));
         osp_log(OSP_LOG_ERROR, "collector", "cannot start", "error", msg, NULL);
         curl_global_cleanup();

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bus.h"
+#include "daemon.h"
 #include "expfmt.h"
 #include "gpux_collect.h"
 #include "gpux_worker.h"
@@ -24,7 +25,7 @@ struct gpux_daemon {
     const char *path;
     const osp_cli *cli;
     struct event_base *base;
-    struct event *ev_term, *ev_int, *ev_hup;
+    osp_daemon_signals *sigs;
     osp_metrics *reg;
     osp_metric *m_reloads, *m_reload_failures;
     osp_http_server *http;
@@ -34,47 +35,6 @@ struct gpux_daemon {
     char producer_id[256];
     char host[200];
 };
-
-static osp_bus_producer_stats
-snap(void *ctx)
-{
-    osp_bus_producer_stats s;
-    osp_bus_producer_get_stats(ctx, &s);
-    return s;
-}
-
-#define STAT_FN(field)                                                                             \
-    static double stat_##field(void *ctx)                                                          \
-    {                                                                                              \
-        return (double)snap(ctx).field;                                                            \
-    }
-STAT_FN(spool_bytes)
-STAT_FN(spool_entries)
-STAT_FN(resends)
-STAT_FN(dropped_batches)
-STAT_FN(sent_batches)
-STAT_FN(acked_batches)
-STAT_FN(publish_errors)
-
-static void
-add_bus_metrics(osp_metrics *reg, osp_bus_producer *p)
-{
-    osp_metrics_gauge_func(reg, "osprey_bus_spool_bytes", "Bytes of unacked batches in the spool",
-                           stat_spool_bytes, p);
-    osp_metrics_gauge_func(reg, "osprey_bus_spool_entries", "Unacked batches in the spool",
-                           stat_spool_entries, p);
-    osp_metrics_counter_func(reg, "osprey_bus_resends_total", "Batches published again",
-                             stat_resends, p);
-    osp_metrics_counter_func(reg, "osprey_bus_dropped_batches_total",
-                             "Batches dropped because the spool was full", stat_dropped_batches, p);
-    osp_metrics_counter_func(reg, "osprey_bus_sent_batches_total", "Batches sent",
-                             stat_sent_batches, p);
-    osp_metrics_counter_func(reg, "osprey_bus_acked_batches_total", "Batches acked by a store",
-                             stat_acked_batches, p);
-    osp_metrics_counter_func(reg, "osprey_bus_publish_errors_total",
-                             "Failed publishes (the batch is resent later)", stat_publish_errors,
-                             p);
-}
 
 static void
 render_gpus(void *ctx, osp_buf *out)
@@ -91,22 +51,6 @@ publish_labels(const gpux_daemon *d, const gpux_settings *st, osp_labels *out)
     if (st->job && *st->job)
         osp_labels_addc(out, "job", st->job);
     osp_labels_addc(out, "instance", st->instance && *st->instance ? st->instance : d->host);
-}
-
-static void
-on_signal(evutil_socket_t sig, short what, void *arg)
-{
-    gpux_daemon *d = arg;
-    if (sig == SIGHUP) {
-        osp_buf msg;
-        osp_buf_init(&msg);
-        (void)gpux_daemon_reload(d, &msg);
-        osp_buf_fini(&msg);
-        return;
-    }
-    osp_log(OSP_LOG_INFO, "gpu-exporter", "shutting down", "signal",
-            sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
-    event_base_loopbreak(d->base);
 }
 
 static bool
@@ -239,7 +183,7 @@ gpux_daemon_new(gpux_settings *st, const char *path, const osp_cli *cli, gpux_da
     if (d->st.publish) {
         if ((rc = start_producer(d, ei)))
             goto fail;
-        add_bus_metrics(d->reg, d->prod);
+        osp_daemon_export_producer(d->reg, d->prod);
     }
     gpux_collector_opts co = {.root = d->st.sysfs_root,
                               .nvml_lib = d->st.nvml_lib,
@@ -273,11 +217,7 @@ gpux_daemon_new(gpux_settings *st, const char *path, const osp_cli *cli, gpux_da
         osp_errinfo_set(ei, rc, 0, 0, "cannot register the standard HTTP endpoints");
         goto fail;
     }
-    d->ev_term = evsignal_new(d->base, SIGTERM, on_signal, d);
-    d->ev_int = evsignal_new(d->base, SIGINT, on_signal, d);
-    d->ev_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
-    if (!d->ev_term || !d->ev_int || !d->ev_hup || event_add(d->ev_term, NULL) ||
-        event_add(d->ev_int, NULL) || event_add(d->ev_hup, NULL)) {
+    if (!(d->sigs = osp_daemon_signals_new(d->base, "gpu-exporter", http_reload, d))) {
         rc = osp_errinfo_set(ei, OSP_EIO, 0, 0, "cannot register signal events");
         goto fail;
     }
@@ -301,16 +241,8 @@ gpux_daemon_run(gpux_daemon *d)
     d->worker = NULL;
     if (!d->prod)
         return 0;
-    int64_t t0 = osp_now_ms();
-    int rc = osp_bus_producer_flush(d->prod, d->st.flush_timeout);
-    char ms[24];
-    snprintf(ms, sizeof(ms), "%lld", (long long)(osp_now_ms() - t0));
-    if (rc == 0)
-        osp_log(OSP_LOG_INFO, "gpu-exporter", "all batches acked; bye", "flush_ms", ms, NULL);
-    else
-        osp_log(OSP_LOG_WARN, "gpu-exporter",
-                "store did not ack everything before flush_timeout; unacked batches stay spooled",
-                "spooled_to_disk", d->st.spool_dir ? "true" : "false", NULL);
+    (void)osp_daemon_flush_producer(d->prod, d->st.flush_timeout, "gpu-exporter",
+                                    d->st.spool_dir != NULL && *d->st.spool_dir != '\0');
     return 0;
 }
 
@@ -319,12 +251,7 @@ gpux_daemon_free(gpux_daemon *d)
 {
     if (!d)
         return;
-    if (d->ev_term)
-        event_free(d->ev_term);
-    if (d->ev_int)
-        event_free(d->ev_int);
-    if (d->ev_hup)
-        event_free(d->ev_hup);
+    osp_daemon_signals_free(d->sigs);
     osp_http_server_free(d->http);
     gpux_worker_free(d->worker);
     gpux_collector_free(d->coll);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "daemon.h"
 #include "gpux_collect.h"
 #include "gpux_config.h"
 #include "gpux_daemon.h"
@@ -94,31 +95,20 @@ main(int argc, char **argv)
         }
         av[ac++] = argv[i];
     }
-    if (osp_cli_parse(&cli, ac, av, flags, NFLAGS, &ei) != 0) {
-        osp_errinfo_format(&ei, msg, sizeof(msg));
-        fprintf(stderr, "osprey-gpu-exporter: %s (try --help)\n", msg);
-        code = 2;
+    const osp_daemon_info info = {
+        .prog = "osprey-gpu-exporter",
+        .summary = "Reads NVIDIA GPUs through NVML (dlopen) and AMD GPUs through amdgpu sysfs, "
+                   "serves /metrics and publishes every collection to the Osprey store.\n"
+                   "  --bench-collect N  time N collection cycles, print us per cycle and GPU, exit",
+        .flags = flags,
+        .nflags = NFLAGS,
+        .schema = gpux_settings_schema,
+        .nschema = gpux_settings_schema_len,
+    };
+    if (!osp_daemon_cli(&info, ac, av, &cli, &code))
         goto out;
-    }
-    if (cli.help) {
-        osp_cli_usage(
-            stdout, "osprey-gpu-exporter",
-            "Reads NVIDIA GPUs through NVML (dlopen) and AMD GPUs through amdgpu sysfs, "
-            "serves /metrics and publishes every collection to the Osprey store.\n"
-            "  --bench-collect N  time N collection cycles, print us per cycle and GPU, exit",
-            flags, NFLAGS, gpux_settings_schema, gpux_settings_schema_len);
-        code = 0;
-        goto out;
-    }
-    if (cli.version) {
-        printf("osprey-gpu-exporter %s\n", OSPREY_VERSION);
-        code = 0;
-        goto out;
-    }
     if (gpux_settings_load(cli.config, &cli, &st, &ei) != 0) {
-        osp_errinfo_format(&ei, msg, sizeof(msg));
-        fprintf(stderr, "osprey-gpu-exporter: %s\n", msg);
-        osp_log(OSP_LOG_ERROR, "config", "invalid configuration", "error", msg, NULL);
+        osp_daemon_config_error(info.prog, &ei);
         goto out;
     }
     if (cli.check_config) {
