@@ -4,6 +4,7 @@
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "expfmt.h"
 #include "log.h"
@@ -101,6 +102,28 @@ osp_daemon_signals_free(osp_daemon_signals *s)
         if (s->ev[i] != NULL)
             event_free(s->ev[i]);
     osp_free(s);
+}
+
+int
+osp_daemon_producer_new(const osp_daemon_producer_opts *o, char *id_out, size_t id_sz,
+                        osp_bus_producer **out, osp_errinfo *ei)
+{
+    if (o->id != NULL && *o->id != '\0') {
+        snprintf(id_out, id_sz, "%s", o->id);
+    } else {
+        char host[200] = "localhost";
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+        snprintf(id_out, id_sz, "%s@%s-%d", o->kind, host, o->http_port);
+    }
+    osp_bus_producer_opts po = {
+        .producer_id = id_out,
+        .ingest_url = o->ingest_url,
+        .ack_url = o->ack_url,
+        .spool_dir = o->spool_dir != NULL && *o->spool_dir != '\0' ? o->spool_dir : NULL,
+        .spool_max_bytes = o->spool_max_bytes,
+    };
+    return osp_bus_producer_new(&po, out, ei);
 }
 
 static osp_bus_producer_stats

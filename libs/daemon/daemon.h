@@ -45,6 +45,23 @@ osp_daemon_signals *osp_daemon_signals_new(struct event_base *base, const char *
                                            int (*reload)(void *ctx, osp_buf *msg), void *ctx);
 void osp_daemon_signals_free(osp_daemon_signals *s); /* NULL-safe */
 
+/* Settings of a daemon's bus producer, as the common flags give them. */
+typedef struct osp_daemon_producer_opts {
+    const char *kind;        /* "collector": default id is "<kind>@<host>-<http_port>" */
+    const char *id;          /* configured producer id; NULL or "" for the default */
+    int http_port;           /* the daemon's bound HTTP port */
+    const char *ingest_url;  /* --store-ingest */
+    const char *ack_url;     /* --store-ack */
+    const char *spool_dir;   /* --spool-dir; NULL or "" = memory only */
+    size_t spool_max_bytes;  /* --spool-max-bytes; 0 = the bus default */
+} osp_daemon_producer_opts;
+
+/* osp_daemon_producer_new: make the producer id (into id_out, id_sz bytes; it
+ * must outlive the producer) and start the producer. Errors as
+ * osp_bus_producer_new (detail in ei). *out only on success. */
+int osp_daemon_producer_new(const osp_daemon_producer_opts *o, char *id_out, size_t id_sz,
+                            osp_bus_producer **out, osp_errinfo *ei);
+
 /* osp_daemon_export_producer: register the osprey_bus_* metrics of producer p
  * (spool bytes/entries, sends, acks, resends, drops, errors, ack latency
  * histogram) in reg; values are read at render time. p must outlive reg's use. */

@@ -178,23 +178,16 @@ static int
 start_producer(coll_daemon *d, osp_errinfo *ei)
 {
     const coll_settings *st = &d->cfg->set;
-    if (st->collector_id && *st->collector_id) {
-        snprintf(d->producer_id, sizeof(d->producer_id), "%s", st->collector_id);
-    } else {
-        char host[200] = "localhost";
-        gethostname(host, sizeof(host) - 1);
-        host[sizeof(host) - 1] = 0;
-        snprintf(d->producer_id, sizeof(d->producer_id), "collector@%s-%d", host,
-                 osp_http_server_port(d->http));
-    }
-    osp_bus_producer_opts po = {
-        .producer_id = d->producer_id,
+    osp_daemon_producer_opts po = {
+        .kind = "collector",
+        .id = st->collector_id,
+        .http_port = osp_http_server_port(d->http),
         .ingest_url = st->store_ingest,
         .ack_url = st->store_ack,
-        .spool_dir = st->spool_dir && *st->spool_dir ? st->spool_dir : NULL,
+        .spool_dir = st->spool_dir,
         .spool_max_bytes = st->spool_max_bytes,
     };
-    return osp_bus_producer_new(&po, &d->prod, ei);
+    return osp_daemon_producer_new(&po, d->producer_id, sizeof(d->producer_id), &d->prod, ei);
 }
 
 int

@@ -139,19 +139,16 @@ static int
 start_producer(gpux_daemon *d, osp_errinfo *ei)
 {
     const gpux_settings *st = &d->st;
-    if (st->producer_id && *st->producer_id)
-        snprintf(d->producer_id, sizeof(d->producer_id), "%s", st->producer_id);
-    else
-        snprintf(d->producer_id, sizeof(d->producer_id), "gpu-exporter@%s-%d", d->host,
-                 osp_http_server_port(d->http));
-    osp_bus_producer_opts po = {
-        .producer_id = d->producer_id,
+    osp_daemon_producer_opts po = {
+        .kind = "gpu-exporter",
+        .id = st->producer_id,
+        .http_port = osp_http_server_port(d->http),
         .ingest_url = st->store_ingest,
         .ack_url = st->store_ack,
-        .spool_dir = st->spool_dir && *st->spool_dir ? st->spool_dir : NULL,
+        .spool_dir = st->spool_dir,
         .spool_max_bytes = st->spool_max_bytes,
     };
-    return osp_bus_producer_new(&po, &d->prod, ei);
+    return osp_daemon_producer_new(&po, d->producer_id, sizeof(d->producer_id), &d->prod, ei);
 }
 
 int
