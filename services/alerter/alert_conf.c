@@ -1,0 +1,59 @@
+/* alert_conf.c - schema table and flags of osprey-alerter. */
+#include "alert_conf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "osp_mem.h"
+
+#define F(k, t, m, d, h)                                                                           \
+    {                                                                                              \
+        .key = (k), .type = (t), .offset = offsetof(alert_conf, m), .def = (d), .help = (h)        \
+    }
+
+const osp_conf_field alert_conf_schema[] = {
+    F("listen", OSP_CONF_STR, listen, "127.0.0.1:9093", "HTTP listen address HOST:PORT"),
+    F("alertmanager_config", OSP_CONF_STR, alertmanager_config, NULL,
+      "alertmanager.yml with route, receivers and inhibit_rules; unset = API-only, no receivers"),
+    F("redis", OSP_CONF_SECRET, redis, NULL,
+      "Redis URL for silences and the notification log (shared by several alerters)"),
+    F("external_url", OSP_CONF_STR, external_url, NULL,
+      "URL under which the alerter is reachable (links in notifications); default from listen"),
+    F("log_level", OSP_CONF_LOGLEVEL, log_level, "info", "debug, info, warn or error"),
+    F("gc_interval", OSP_CONF_DURATION, gc_interval_ms, "30s", "how often resolved alerts are dropped"),
+    F("resolved_retention", OSP_CONF_DURATION, resolved_retention_ms, "15m",
+      "how long resolved alerts stay visible before they are dropped"),
+    F("silence_sync_interval", OSP_CONF_DURATION, silence_sync_ms, "1s",
+      "how often silences are reloaded from Redis (changes of other alerters)"),
+};
+const size_t alert_conf_nschema = sizeof(alert_conf_schema) / sizeof(alert_conf_schema[0]);
+
+const osp_cli_flag alert_conf_flags[] = {
+    {"alertmanager-config", 0, "alertmanager_config", "FILE", "alertmanager.yml to route with"},
+    {"redis", 0, "redis", "URL", "Redis URL for shared state"},
+    {"external-url", 0, "external_url", "URL", "external URL for links"},
+};
+const size_t alert_conf_nflags = sizeof(alert_conf_flags) / sizeof(alert_conf_flags[0]);
+
+int
+alert_conf_load(alert_conf *c, const osp_cli *cli, osp_errinfo *ei)
+{
+    memset(c, 0, sizeof(*c));
+    int rc = osp_conf_load(alert_conf_schema, alert_conf_nschema, c, cli, 0, NULL, ei);
+    if (rc)
+        return rc;
+    if (c->external_url == NULL || !*c->external_url) {
+        osp_free(c->external_url);
+        char buf[300];
+        const char *l = c->listen;
+        snprintf(buf, sizeof(buf), "http://%s%s", l[0] == ':' ? "localhost" : "", l);
+        c->external_url = osp_strdup(buf);
+    }
+    return 0;
+}
+
+void
+alert_conf_fini(alert_conf *c)
+{
+    osp_conf_fini(alert_conf_schema, alert_conf_nschema, c);
+}

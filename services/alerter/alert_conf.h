@@ -1,0 +1,35 @@
+/* alert_conf.h - osprey-alerter's own configuration (-c FILE): schema table,
+ * flags, load sequence (defaults < file < flags). The alertmanager.yml it
+ * routes with is separate (alert_am_config.h). */
+#ifndef ALERT_CONF_H
+#define ALERT_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "log.h"
+
+typedef struct alert_conf {
+    char *listen;
+    char *alertmanager_config;
+    char *redis;
+    char *external_url;
+    osp_log_level log_level;
+    int64_t gc_interval_ms;
+    int64_t resolved_retention_ms;
+    int64_t silence_sync_ms;
+} alert_conf;
+
+extern const osp_conf_field alert_conf_schema[];
+extern const size_t alert_conf_nschema;
+extern const osp_cli_flag alert_conf_flags[];
+extern const size_t alert_conf_nflags;
+
+/* alert_conf_load: defaults < cli->config < flags into *c (zeroed first);
+ * fills external_url from listen when empty. Errors carry file:line:col/key
+ * in ei. Call alert_conf_fini in every case. */
+int alert_conf_load(alert_conf *c, const osp_cli *cli, osp_errinfo *ei);
+void alert_conf_fini(alert_conf *c);
+
+#endif
