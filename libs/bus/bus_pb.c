@@ -222,8 +222,7 @@ void
 osp_mbatch_add_meta(osp_mbatch *b, const char *family, const char *type, const char *help,
                     const char *unit)
 {
-    const char *f[4] = {family ? family : "", type ? type : "", help ? help : "",
-                        unit ? unit : ""};
+    const char *f[4] = {family ? family : "", type ? type : "", help ? help : "", unit ? unit : ""};
     size_t l[4], body = 0;
     for (int i = 0; i < 4; i++) {
         l[i] = strlen(f[i]);

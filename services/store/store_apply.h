@@ -89,7 +89,8 @@ void store_apply_prep_meta(store_head *h, const store_prep *p);
 typedef struct store_item {
     const Osprey__Envelope *env; /* borrowed; only producer_id, seq, sent_ms and
                                   * payload_case are read: the batch is read from raw */
-    const void *raw;             /* packed Envelope, borrowed */
+    const void *raw;             /* packed Envelope, borrowed; already validated
+                                  * (osp_wire_envelope or osp_envelope_decode) */
     size_t raw_len;
     bool is_new; /* out: inserted into the log by this commit */
 } store_item;

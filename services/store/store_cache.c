@@ -1,0 +1,180 @@
+/* store_cache.c - the ingest series cache: an open-addressing table of entry
+ * pointers keyed by the hash of the raw label bytes, compared byte for byte. */
+#include "store_cache.h"
+
+#include <string.h>
+
+#include "osp_buf.h"
+#include "osp_err.h"
+#include "osp_mem.h"
+
+typedef struct slot {
+    uint64_t hash;        /* of ent, kept here so a probe touches one cache line */
+    store_cache_ent *ent; /* NULL = empty */
+} slot;
+
+struct store_cache {
+    slot *slots; /* linear probing, no tombstones */
+    size_t cap;  /* power of two */
+    size_t n, max;
+};
+
+store_cache *
+store_cache_new(size_t max_entries)
+{
+    store_cache *c = osp_calloc(1, sizeof(*c));
+    c->max = max_entries ? max_entries : (size_t)1 << 22;
+    c->cap = 1024;
+    c->slots = osp_calloc(c->cap, sizeof(*c->slots));
+    return c;
+}
+
+static void
+ent_free(store_cache_ent *e)
+{
+    osp_free(e->key);
+    osp_labels_fini(&e->labels);
+    osp_free(e);
+}
+
+static void
+clear(store_cache *c)
+{
+    for (size_t i = 0; i < c->cap; i++) {
+        if (c->slots[i].ent != NULL)
+            ent_free(c->slots[i].ent);
+        c->slots[i].ent = NULL;
+    }
+    c->n = 0;
+}
+
+void
+store_cache_free(store_cache *c)
+{
+    if (c == NULL)
+        return;
+    clear(c);
+    osp_free(c->slots);
+    osp_free(c);
+}
+
+uint64_t
+store_cache_hash(const void *key, size_t len)
+{
+    return osp_hash64(key, len, 0x6c61626cULL);
+}
+
+store_cache_ent *
+store_cache_get(store_cache *c, const void *key, size_t len, uint64_t hash)
+{
+    size_t mask = c->cap - 1;
+    for (size_t i = (size_t)hash & mask;; i = (i + 1) & mask) {
+        store_cache_ent *e = c->slots[i].ent;
+        if (e == NULL)
+            return NULL;
+        if (c->slots[i].hash == hash && e->keylen == len && memcmp(e->key, key, len) == 0)
+            return e;
+    }
+}
+
+static void
+insert_slot(store_cache *c, store_cache_ent *e)
+{
+    size_t mask = c->cap - 1;
+    size_t i = (size_t)e->hash & mask;
+    while (c->slots[i].ent != NULL)
+        i = (i + 1) & mask;
+    c->slots[i] = (slot){e->hash, e};
+}
+
+static void
+grow(store_cache *c)
+{
+    slot *old = c->slots;
+    size_t ocap = c->cap;
+    c->cap *= 2;
+    c->slots = osp_calloc(c->cap, sizeof(*c->slots));
+    for (size_t i = 0; i < ocap; i++)
+        if (old[i].ent != NULL)
+            insert_slot(c, old[i].ent);
+    osp_free(old);
+}
+
+store_cache_ent *
+store_cache_put(store_cache *c, const void *key, size_t len, uint64_t hash, uint64_t id,
+                const osp_labels *labels)
+{
+    store_cache_ent *e = store_cache_get(c, key, len, hash);
+    if (e != NULL)
+        return e;
+    if (c->n >= c->max)
+        return NULL;
+    if ((c->n + 1) * 2 > c->cap)
+        grow(c);
+    e = osp_calloc(1, sizeof(*e));
+    e->hash = hash;
+    e->key = osp_malloc(len ? len : 1);
+    if (len)
+        memcpy(e->key, key, len);
+    e->keylen = len;
+    e->id = id;
+    osp_labels_init(&e->labels);
+    osp_labels_copy(&e->labels, labels);
+    e->ref = UINT32_MAX;
+    insert_slot(c, e);
+    c->n++;
+    return e;
+}
+
+bool
+store_cache_ref(const store_cache_ent *e, const store_head *h, uint32_t *ref)
+{
+    /* ids are unique in the head, and e->id was derived from e->labels, so a
+     * series with e->id at e->ref is e's series */
+    if (e->ref == UINT32_MAX || e->ref >= store_head_nseries(h) ||
+        store_head_series(h, e->ref)->id != e->id)
+        return false;
+    *ref = e->ref;
+    return true;
+}
+
+bool
+store_cache_trim(store_cache *c)
+{
+    if (c->n < c->max)
+        return false;
+    clear(c);
+    return true;
+}
+
+void
+store_cache_sweep(store_cache *c, store_head *h)
+{
+    store_head_rdlock(h);
+    store_cache_ent **keep = osp_calloc(c->n ? c->n : 1, sizeof(*keep));
+    size_t nk = 0;
+    for (size_t i = 0; i < c->cap; i++) {
+        store_cache_ent *e = c->slots[i].ent;
+        if (e == NULL)
+            continue;
+        c->slots[i].ent = NULL;
+        uint32_t ref;
+        if (store_head_find(h, e->id, &e->labels, &ref) == 0) {
+            e->ref = ref;
+            keep[nk++] = e;
+        } else {
+            ent_free(e);
+        }
+    }
+    store_head_unlock(h);
+    c->n = nk;
+    for (size_t i = 0; i < nk; i++)
+        insert_slot(c, keep[i]);
+    osp_free(keep);
+}
+
+size_t
+store_cache_count(const store_cache *c)
+{
+    return c->n;
+}

@@ -1,0 +1,62 @@
+/* store_cache.h - the ingest series cache: the raw packed label bytes of a
+ * Series (producers send byte-identical labels for a series every scrape) ->
+ * its validated, sorted labels, id and head ref, so a known series skips
+ * validation, copying, sorting, hashing and the head lookup. Single owner: the
+ * ingest thread (or a test). */
+#ifndef STORE_CACHE_H
+#define STORE_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "osp_labels.h"
+#include "store_head.h"
+
+typedef struct store_cache store_cache;
+
+/* One cached series. */
+typedef struct store_cache_ent {
+    uint64_t hash; /* store_cache_hash of key */
+    char *key;     /* raw label bytes (owned) */
+    size_t keylen;
+    uint64_t id;       /* osp_labels_hash of labels */
+    osp_labels labels; /* sorted, validated, empty values dropped (owned) */
+    uint32_t ref;      /* head ref last seen, or UINT32_MAX; checked before use */
+} store_cache_ent;
+
+/* store_cache_new: an empty cache holding at most max_entries (0: 1 << 22).
+ * Never NULL. store_cache_free: NULL-safe. */
+store_cache *store_cache_new(size_t max_entries);
+void store_cache_free(store_cache *c);
+
+/* store_cache_hash: the hash of raw label bytes used as the key. */
+uint64_t store_cache_hash(const void *key, size_t len);
+
+/* store_cache_get: the entry of exactly these key bytes (hash from
+ * store_cache_hash), or NULL. */
+store_cache_ent *store_cache_get(store_cache *c, const void *key, size_t len, uint64_t hash);
+
+/* store_cache_put: insert a copy of (key, id, labels) and return it; NULL when
+ * the cache is full (see store_cache_trim). An existing entry of the same key
+ * is returned unchanged. Entries stay valid until store_cache_trim or
+ * store_cache_sweep. */
+store_cache_ent *store_cache_put(store_cache *c, const void *key, size_t len, uint64_t hash,
+                                 uint64_t id, const osp_labels *labels);
+
+/* store_cache_ref: the head ref of e when its cached ref still names its
+ * series (refs move when retention compacts the head). Head lock held. */
+bool store_cache_ref(const store_cache_ent *e, const store_head *h, uint32_t *ref);
+
+/* store_cache_trim: empty the cache when it is full (call between commit
+ * groups: it frees entries). Returns true when it emptied it. */
+bool store_cache_trim(store_cache *c);
+
+/* store_cache_sweep: after a head truncation, drop the entries whose series
+ * left the head and refresh the refs of the others. Takes the read lock. */
+void store_cache_sweep(store_cache *c, store_head *h);
+
+/* store_cache_count: entries held. */
+size_t store_cache_count(const store_cache *c);
+
+#endif
