@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <endian.h>
 #include <string.h>
 
 #include "osp_mem.h"
@@ -236,9 +237,9 @@ osp_hash64(const void *p, size_t n, uint64_t seed)
     const uint64_t m = 0xc6a4a7935bd1e995ULL;
     uint64_t h = seed ^ (n * m);
     while (n >= 8) {
-        uint64_t k = 0;
-        for (int i = 7; i >= 0; i--)
-            k = (k << 8) | s[i];
+        uint64_t k;
+        memcpy(&k, s, 8);
+        k = le64toh(k); /* the same value on big-endian machines */
         k *= m;
         k ^= k >> 47;
         k *= m;
