@@ -120,7 +120,9 @@ typedef struct osp_promql_series {
     size_t nlabels;
     osp_promql_point *pts;
     size_t npts;
-    size_t cap; /* private */
+    size_t cap;      /* private */
+    bool no_stale;   /* private: set by the evaluator when pts holds no staleness marker */
+    size_t hint[2];  /* private: the evaluator's search positions from the previous step */
 } osp_promql_series;
 
 /* The series a select produced; fields are read-only for sources (use the helpers). */
@@ -229,5 +231,14 @@ void osp_promql_result_json(const osp_promql_result *r, osp_buf *out);
 
 /* osp_promql_fmt_ts: append t_ms as Prometheus writes a JSON timestamp (4, 1.5, 1.781). */
 void osp_promql_fmt_ts(osp_buf *out, int64_t t_ms);
+
+/* osp_promql_fmt_ts_c: the same into out (at least 32 bytes, NUL-terminated); returns the
+ * length. Reentrant. */
+int osp_promql_fmt_ts_c(char *out, int64_t t_ms);
+
+/* osp_promql_fmt_value: write v as Prometheus' JSON writes a sample value (the text of
+ * osp_fmt_double: shortest round-trip digits, "NaN", "+Inf", "-Inf") into out (at least 32
+ * bytes, NUL-terminated), much faster for integers; returns the length. Reentrant. */
+int osp_promql_fmt_value(char *out, double v);
 
 #endif

@@ -127,14 +127,35 @@ lower_bound(const osp_promql_point *p, size_t n, int64_t t)
     return lo;
 }
 
+/* lower_bound_hint: lower_bound that first tries a few steps forward from *hint (the answer
+ * of the previous evaluation step: range queries move forward by a few samples per step),
+ * falling back to the binary search; updates *hint. */
+static size_t
+lower_bound_hint(const osp_promql_point *p, size_t n, int64_t t, size_t *hint)
+{
+    size_t i = *hint;
+    if (i <= n && (i == 0 || p[i - 1].t < t)) {
+        for (int k = 0; k < 8 && i < n && p[i].t < t; k++)
+            i++;
+        if (i == n || p[i].t >= t) {
+            *hint = i;
+            return i;
+        }
+    }
+    *hint = lower_bound(p, n, t);
+    return *hint;
+}
+
 void
-promql_series_range(evctx *c, const osp_promql_series *s, int64_t lo, int64_t hi,
+promql_series_range(evctx *c, osp_promql_series *s, int64_t lo, int64_t hi,
                     osp_promql_point **out, size_t *n)
 {
-    size_t a = lower_bound(s->pts, s->npts, lo);
-    size_t b = lower_bound(s->pts, s->npts, hi + 1);
+    size_t a = lower_bound_hint(s->pts, s->npts, lo, &s->hint[0]);
+    size_t b = lower_bound_hint(s->pts, s->npts, hi + 1, &s->hint[1]);
+    if (b < a)
+        b = a;
     size_t stale = 0;
-    for (size_t i = a; i < b; i++)
+    for (size_t i = a; i < b && !s->no_stale; i++)
         if (osp_promql_is_stale(s->pts[i].v))
             stale++;
     if (stale == 0) {
@@ -158,8 +179,8 @@ eval_vsel(evctx *c, const expr *e, int64_t t, value *out)
     int64_t ref = ref_time(c, e, t);
     out->type = OSP_PROMQL_VECTOR;
     for (size_t i = 0; i < set->n; i++) {
-        const osp_promql_series *s = set->v[i];
-        size_t k = lower_bound(s->pts, s->npts, ref + 1);
+        osp_promql_series *s = set->v[i];
+        size_t k = lower_bound_hint(s->pts, s->npts, ref + 1, &s->hint[1]);
         if (k == 0)
             continue;
         const osp_promql_point *p = &s->pts[k - 1];
@@ -177,7 +198,7 @@ eval_msel(evctx *c, const expr *e, int64_t t, value *out)
     int64_t ref = ref_time(c, vs, t);
     out->type = OSP_PROMQL_MATRIX;
     for (size_t i = 0; i < set->n; i++) {
-        const osp_promql_series *s = set->v[i];
+        osp_promql_series *s = set->v[i];
         mser m = {s->labels, s->nlabels, NULL, 0};
         promql_series_range(c, s, ref - e->range_ms, ref, &m.p, &m.n);
         if (m.n > 0)
@@ -564,8 +585,14 @@ prefetch(evctx *c, const expr *e, window w, size_t *nsamples)
         if (rc != 0)
             return osp_errinfo_set(c->ei, rc, 0, 0, "select failed: %s", osp_err_str(rc));
         sort_selection(set);
-        for (size_t i = 0; i < set->n; i++)
-            *nsamples += set->v[i]->npts;
+        for (size_t i = 0; i < set->n; i++) {
+            osp_promql_series *s = set->v[i];
+            *nsamples += s->npts;
+            size_t k = 0;
+            while (k < s->npts && !osp_promql_is_stale(s->pts[k].v))
+                k++;
+            s->no_stale = k == s->npts;
+        }
         if (c->max_samples && *nsamples > c->max_samples)
             return osp_errinfo_set(c->ei, OSP_ELIMIT, 0, 0,
                                    "query processing would load too many samples into memory "

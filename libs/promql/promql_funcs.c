@@ -260,52 +260,60 @@ promql_call_matrix(evctx *c, const expr *e, int64_t t, value *args, value *out)
         if (tf <= 0 || tf >= 1)
             return promql_eval_fail(c, "invalid trend factor. Expected: 0 < tf < 1, got: %f", tf);
     }
+    /* the function is resolved once, not per series */
+    enum { F_RATE, F_INCREASE, F_DELTA, F_IRATE, F_IDELTA, F_DERIV, F_PREDICT, F_HW, F_ABSENT,
+           F_OTHER } f = F_OTHER;
+    static const char *const fnames[] = {"rate",   "increase", "delta",          "irate",
+                                         "idelta", "deriv",    "predict_linear", "holt_winters",
+                                         "absent_over_time"};
+    for (int k = 0; k < (int)(sizeof fnames / sizeof fnames[0]); k++)
+        if (strcmp(name, fnames[k]) == 0)
+            f = k;
+    if (f == F_ABSENT) {
+        for (size_t i = 0; i < m->n; i++)
+            if (m->v[i].n > 0)
+                return 0;
+        return promql_absent(c, e, t, false, out);
+    }
+    bool keep_name = strcmp(name, "last_over_time") == 0;
     for (size_t i = 0; i < m->n; i++) {
         const mser *s = &m->v[i];
-        double v;
+        double v = 0, sl, ic;
         bool ok = true;
         if (s->n == 0)
             continue;
-        if (strcmp(name, "rate") == 0)
-            ok = extrapolated_rate(s, rs, re, range, true, true, &v);
-        else if (strcmp(name, "increase") == 0)
-            ok = extrapolated_rate(s, rs, re, range, true, false, &v);
-        else if (strcmp(name, "delta") == 0)
-            ok = extrapolated_rate(s, rs, re, range, false, false, &v);
-        else if (strcmp(name, "irate") == 0)
-            ok = instant_value(s, true, &v);
-        else if (strcmp(name, "idelta") == 0)
-            ok = instant_value(s, false, &v);
-        else if (strcmp(name, "deriv") == 0) {
-            double ic;
+        switch (f) {
+        case F_RATE: ok = extrapolated_rate(s, rs, re, range, true, true, &v); break;
+        case F_INCREASE: ok = extrapolated_rate(s, rs, re, range, true, false, &v); break;
+        case F_DELTA: ok = extrapolated_rate(s, rs, re, range, false, false, &v); break;
+        case F_IRATE: ok = instant_value(s, true, &v); break;
+        case F_IDELTA: ok = instant_value(s, false, &v); break;
+        case F_DERIV:
             ok = s->n >= 2;
             if (ok)
                 linreg(s, s->p[0].t, &v, &ic);
-        } else if (strcmp(name, "predict_linear") == 0) {
-            double sl, ic;
+            break;
+        case F_PREDICT:
             ok = s->n >= 2;
             if (ok) {
                 linreg(s, t, &sl, &ic);
                 v = sl * args[1].scalar + ic;
             }
-        } else if (strcmp(name, "holt_winters") == 0) {
+            break;
+        case F_HW:
             ok = s->n >= 2;
             if (ok)
                 v = holt_winters(s, args[1].scalar, args[2].scalar);
-        } else if (strcmp(name, "absent_over_time") == 0) {
-            return 0;
-        } else {
-            v = over_time(name, s, mi ? args[0].scalar : 0, c->sa);
+            break;
+        default: v = over_time(name, s, mi ? args[0].scalar : 0, c->sa); break;
         }
         if (!ok)
             continue;
         sample o = {s->l, s->nl, t, v};
-        if (strcmp(name, "last_over_time") != 0)
+        if (!keep_name)
             lbl_drop_name(c->sa, &o.l, &o.nl);
         vec_push(&out->vec, c->sa, o);
     }
-    if (strcmp(name, "absent_over_time") == 0)
-        return promql_absent(c, e, t, false, out);
     return 0;
 }
 

@@ -267,7 +267,7 @@ int promql_eval_fail(evctx *c, const char *fmt, ...) __attribute__((format(print
 
 /* promql_select_range: the points of a selection's series in [lo, hi], without stale
  * markers, as a view when possible (copies into the scratch arena otherwise). */
-void promql_series_range(evctx *c, const osp_promql_series *s, int64_t lo, int64_t hi,
+void promql_series_range(evctx *c, osp_promql_series *s, int64_t lo, int64_t hi,
                          osp_promql_point **out, size_t *n);
 
 /* promql_parse_selector: parse the selector part of a query (used by osp_matchers_parse). */

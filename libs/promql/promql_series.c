@@ -119,6 +119,12 @@ lbl_get(const osp_label *l, size_t n, const char *name)
 void
 lbl_drop_name(osp_arena *a, osp_label **l, size_t *n)
 {
+    /* sorted labels usually start with __name__: share the tail instead of copying */
+    if (*n > 0 && strcmp((*l)[0].name, "__name__") == 0) {
+        (*l)++;
+        (*n)--;
+        return;
+    }
     lbl_set(a, l, n, "__name__", "");
 }
 
@@ -221,40 +227,23 @@ lbl_keep(osp_arena *a, const osp_label *l, size_t n, const char **names, size_t 
 void
 osp_promql_fmt_ts(osp_buf *out, int64_t t_ms)
 {
-    int64_t s = t_ms / 1000, ms = t_ms % 1000;
-    if (ms < 0) {
-        ms += 1000;
-        s -= 1;
-    }
-    if (ms == 0) {
-        osp_buf_printf(out, "%" PRId64, s);
-        return;
-    }
-    char frac[8];
-    snprintf(frac, sizeof frac, "%03d", (int)ms);
-    size_t fl = strlen(frac);
-    while (fl > 0 && frac[fl - 1] == '0')
-        frac[--fl] = '\0';
-    if (s < 0 || (t_ms < 0 && s == 0)) {
-        /* negative non-integral: print as a float of seconds */
-        osp_buf_printf(out, "%.3f", (double)t_ms / 1000.0);
-        while (out->len > 0 && out->data[out->len - 1] == '0')
-            out->data[--out->len] = '\0';
-        return;
-    }
-    osp_buf_printf(out, "%" PRId64 ".%s", s, frac);
+    char ts[32];
+    osp_buf_append(out, ts, (size_t)osp_promql_fmt_ts_c(ts, t_ms));
 }
 
 static void
 put_point(osp_buf *out, int64_t t, double v)
 {
-    char num[32];
-    osp_buf_putc(out, '[');
-    osp_promql_fmt_ts(out, t);
-    osp_buf_puts(out, ",\"");
-    osp_fmt_double(num, v);
-    osp_buf_puts(out, num);
-    osp_buf_puts(out, "\"]");
+    char tmp[80];
+    char *o = tmp;
+    *o++ = '[';
+    o += osp_promql_fmt_ts_c(o, t);
+    *o++ = ',';
+    *o++ = '"';
+    o += osp_promql_fmt_value(o, v);
+    *o++ = '"';
+    *o++ = ']';
+    osp_buf_append(out, tmp, (size_t)(o - tmp));
 }
 
 static void

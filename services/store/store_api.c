@@ -19,6 +19,19 @@ store_api_ready(const store_api *a)
     return a->ingest == NULL || store_ingest_replayed(a->ingest);
 }
 
+/* reply_result: a query result written straight into the one response buffer. */
+static void
+reply_result(osp_http_req *req, const osp_promql_result *r)
+{
+    osp_buf b;
+    osp_buf_init(&b);
+    osp_buf_puts(&b, "{\"status\":\"success\",\"data\":");
+    osp_promql_result_json(r, &b);
+    osp_buf_putc(&b, '}');
+    osp_http_reply_buf(req, 200, JSON, &b);
+    osp_buf_fini(&b);
+}
+
 static void
 reply_success(osp_http_req *req, const osp_buf *data, const char *warning)
 {
@@ -106,9 +119,8 @@ static void
 h_query(osp_http_req *req, void *ctx)
 {
     store_api *a = ctx;
-    osp_buf msg, data;
+    osp_buf msg;
     osp_buf_init(&msg);
-    osp_buf_init(&data);
     osp_promql_expr *e = NULL;
     osp_promql_result *r = NULL;
     osp_errinfo ei;
@@ -135,22 +147,19 @@ h_query(osp_http_req *req, void *ctx)
         reply_eval_error(req, rc, &ei);
         goto out;
     }
-    osp_promql_result_json(r, &data);
-    reply_success(req, &data, NULL);
+    reply_result(req, r);
 out:
     osp_promql_result_free(r);
     osp_promql_expr_free(e);
     osp_buf_fini(&msg);
-    osp_buf_fini(&data);
 }
 
 static void
 h_query_range(osp_http_req *req, void *ctx)
 {
     store_api *a = ctx;
-    osp_buf msg, data;
+    osp_buf msg;
     osp_buf_init(&msg);
-    osp_buf_init(&data);
     osp_promql_expr *e = NULL;
     osp_promql_result *r = NULL;
     osp_errinfo ei;
@@ -227,13 +236,11 @@ h_query_range(osp_http_req *req, void *ctx)
         reply_eval_error(req, rc, &ei);
         goto out;
     }
-    osp_promql_result_json(r, &data);
-    reply_success(req, &data, NULL);
+    reply_result(req, r);
 out:
     osp_promql_result_free(r);
     osp_promql_expr_free(e);
     osp_buf_fini(&msg);
-    osp_buf_fini(&data);
 }
 
 /* ---- metadata APIs: series, labels, label values ---- */
