@@ -1,5 +1,7 @@
 /* core_num.c - number parsing and formatting with Go/Prometheus semantics. */
 #include <errno.h>
+#include <float.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,15 +11,21 @@
 #include "osp_buf.h"
 #include "osp_err.h"
 
-/* shortest: the fewest %.*e digits that round-trip; writes mantissa digits
- * (no dot) into dig and returns the decimal exponent. */
+/* shortest: the shortest significant digits (no trailing zeros) that round-trip,
+ * written into dig, and the decimal exponent of the first one. If the shortest
+ * form has k <= 15 digits, the nearest 15-digit decimal is that form padded with
+ * zeros (it lies within half an ulp of v, while 15-digit decimals are at least
+ * 1e-15 apart relatively), so one %.14e round-trip check replaces the 15 of a
+ * precision-by-precision search; 16 and 17 digits are tried next (17 always
+ * round-trips). Subnormals have fewer significant bits, so they get the full
+ * search. */
 static int
 shortest(double v, char *dig, int *ndig)
 {
     char tmp[40];
-    for (int prec = 0; prec < 17; prec++) {
+    for (int prec = fabs(v) < DBL_MIN ? 0 : 14; prec < 17; prec++) {
         snprintf(tmp, sizeof(tmp), "%.*e", prec, v);
-        if (strtod(tmp, NULL) == v)
+        if (prec == 16 || strtod(tmp, NULL) == v)
             break;
     }
     /* tmp like "-1.2345e+06" */
@@ -35,6 +43,21 @@ shortest(double v, char *dig, int *ndig)
     return atoi(p + 1);
 }
 
+/* utoa: decimal digits of u into out (no NUL); returns the length. */
+static size_t
+utoa(char *out, uint64_t u)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
 static int
 special(char *out, double v)
 {
@@ -43,6 +66,16 @@ special(char *out, double v)
     if (isinf(v))
         return (int)(strcpy(out, v > 0 ? "+Inf" : "-Inf"), 4);
     return -1;
+}
+
+/* exp10_of: 10^e for the small non-negative exponents fmt_go decides with. */
+static double
+exp10_of(int e)
+{
+    double r = 1;
+    while (e-- > 0)
+        r *= 10;
+    return r;
 }
 
 /* fmt_go: Go FormatFloat(v, fmt, -1, 64) for 'f' when plain, else 'e'. */
@@ -54,12 +87,19 @@ fmt_go(char *out, double v, int e_lo, int e_hi)
         return r;
     if (v == 0)
         return (int)(strcpy(out, signbit(v) ? "-0" : "0"), signbit(v) ? 2 : 1);
-    char dig[24];
-    int nd;
-    int exp = shortest(v, dig, &nd);
     char *o = out;
     if (v < 0)
         *o++ = '-';
+    double a = fabs(v);
+    if (a < 1e15 && a == floor(a) && a < exp10_of(e_hi)) {
+        /* integers in plain notation: no digit search needed */
+        o += utoa(o, (uint64_t)a);
+        *o = '\0';
+        return (int)(o - out);
+    }
+    char dig[24];
+    int nd;
+    int exp = shortest(v, dig, &nd);
     if (exp < e_lo || exp >= e_hi) {
         *o++ = dig[0];
         if (nd > 1) {

@@ -236,9 +236,5 @@ void osp_promql_fmt_ts(osp_buf *out, int64_t t_ms);
  * length. Reentrant. */
 int osp_promql_fmt_ts_c(char *out, int64_t t_ms);
 
-/* osp_promql_fmt_value: write v as Prometheus' JSON writes a sample value (the text of
- * osp_fmt_double: shortest round-trip digits, "NaN", "+Inf", "-Inf") into out (at least 32
- * bytes, NUL-terminated), much faster for integers; returns the length. Reentrant. */
-int osp_promql_fmt_value(char *out, double v);
 
 #endif

@@ -240,7 +240,7 @@ put_point(osp_buf *out, int64_t t, double v)
     o += osp_promql_fmt_ts_c(o, t);
     *o++ = ',';
     *o++ = '"';
-    o += osp_promql_fmt_value(o, v);
+    o += osp_fmt_double(o, v);
     *o++ = '"';
     *o++ = ']';
     osp_buf_append(out, tmp, (size_t)(o - tmp));
