@@ -251,7 +251,7 @@ load_dir(osp_spool *sp, osp_errinfo *ei)
     }
     closedir(d);
     if (n > 1)
-        qsort(ids, n, sizeof(*ids), cmp_u64);
+        osp_qsort(ids, n, sizeof(*ids), cmp_u64);
     for (size_t i = 0; i < n; i++) {
         load_segment(sp, ids[i]);
         sp->next_seg_id = ids[i] + 1;

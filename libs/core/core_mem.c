@@ -68,3 +68,10 @@ osp_free(void *p)
 {
     free(p);
 }
+
+void
+osp_qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}

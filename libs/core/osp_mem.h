@@ -17,4 +17,8 @@ char *osp_strndup(const char *s, size_t n);
 /* osp_free: free(p); NULL-safe. */
 void osp_free(void *p);
 
+/* osp_qsort: qsort that accepts an empty array with base NULL (C's qsort
+ * makes that undefined) and skips arrays of one element. */
+void osp_qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+
 #endif

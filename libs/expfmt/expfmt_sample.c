@@ -179,7 +179,7 @@ resolve(xf_parser *p, const char *labels_at)
         /* Many labels: sort a copy (second half of out) to stay O(n log n). */
         osp_expfmt_label *tmp = p->out + n;
         memcpy(tmp, p->out, n * sizeof(*tmp));
-        qsort(tmp, n, sizeof(*tmp), cmp_label_name);
+        osp_qsort(tmp, n, sizeof(*tmp), cmp_label_name);
         for (size_t i = 1; i < n; i++)
             if (osp_str_eq(tmp[i].name, tmp[i - 1].name))
                 return xf_fail(p, labels_at, "duplicate label name \"%.*s\"",

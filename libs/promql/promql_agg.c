@@ -1,6 +1,7 @@
 /* promql_agg.c - aggregation operators (sum, avg, count, min, max, group, stddev, stdvar,
  * topk, bottomk, count_values, quantile) with Prometheus' grouping rules. */
 #include "promql_funcs.h"
+#include "osp_mem.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -239,7 +240,7 @@ promql_eval_agg(evctx *c, const expr *e, int64_t t, value *out)
         case AGG_STDDEV: v = sqrt(g->value / (double)g->count); break;
         case AGG_TOPK:
         case AGG_BOTTOMK: {
-            qsort(g->members, g->nmem, sizeof(sample), e->aop == AGG_TOPK ? top_cmp : bottom_cmp);
+            osp_qsort(g->members, g->nmem, sizeof(sample), e->aop == AGG_TOPK ? top_cmp : bottom_cmp);
             size_t n = (uint64_t)k < g->nmem ? (size_t)k : g->nmem;
             for (size_t j = 0; j < n; j++)
                 vec_push(&out->vec, c->sa, g->members[j]);

@@ -554,7 +554,7 @@ sort_selection(osp_promql_series_set *set)
 {
     for (size_t i = 1; i < set->n; i++)
         if (series_ptr_cmp(&set->v[i - 1], &set->v[i]) > 0) {
-            qsort(set->v, set->n, sizeof(*set->v), series_ptr_cmp);
+            osp_qsort(set->v, set->n, sizeof(*set->v), series_ptr_cmp);
             return;
         }
 }
@@ -707,7 +707,7 @@ run(const expr *e, const osp_promql_source *src, int64_t start, int64_t end, int
                     for (size_t j = 0; j < v.mat.v[i].n; j++)
                         osp_promql_series_push(s, c.qa, v.mat.v[i].p[j].t, v.mat.v[i].p[j].v);
                 }
-                qsort(r->series, r->nseries, sizeof(*r->series), sample_cmp);
+                osp_qsort(r->series, r->nseries, sizeof(*r->series), sample_cmp);
             }
             break;
         }
@@ -738,8 +738,8 @@ run(const expr *e, const osp_promql_source *src, int64_t start, int64_t end, int
         osp_promql_result_free(r);
         return rc;
     }
-    if (range)
-        qsort(r->series, r->nseries, sizeof(*r->series), sample_cmp);
+    if (range && r->nseries > 1) /* osp_qsort(NULL, 0) is undefined */
+        osp_qsort(r->series, r->nseries, sizeof(*r->series), sample_cmp);
     *out = r;
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "promql_funcs.h"
+#include "osp_mem.h"
 
 double
 promql_kahan_inc(double inc, double sum, double *c)
@@ -149,7 +150,7 @@ promql_quantile(double q, double *v, size_t n)
         return -INFINITY;
     if (q > 1)
         return INFINITY;
-    qsort(v, n, sizeof(double), vcmp);
+    osp_qsort(v, n, sizeof(double), vcmp);
     double rank = q * (double)(n - 1);
     double lo = fmax(0, floor(rank));
     double hi = fmin((double)n - 1, lo + 1);

@@ -1,6 +1,7 @@
 /* promql_funcs_inst.c - PromQL functions over instant vectors and scalars: math, clamp,
  * dates, labels, sort, absent, histogram_quantile. */
 #include "promql_funcs.h"
+#include "osp_mem.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -243,7 +244,7 @@ int
 promql_call_sort(evctx *c, const expr *e, int64_t t, value *args, value *out)
 {
     *out = args[0];
-    qsort(out->vec.v, out->vec.n, sizeof(sample),
+    osp_qsort(out->vec.v, out->vec.n, sizeof(sample),
           strcmp(e->fn->name, "sort") == 0 ? cmp_asc : cmp_desc);
     return 0;
 }
@@ -455,7 +456,7 @@ bucket_quantile(double q, bucket *b, size_t n)
         return -INFINITY;
     if (q > 1)
         return INFINITY;
-    qsort(b, n, sizeof(bucket), bucket_cmp);
+    osp_qsort(b, n, sizeof(bucket), bucket_cmp);
     if (!isinf(b[n - 1].ub) || b[n - 1].ub < 0)
         return NAN;
     size_t k = 0;

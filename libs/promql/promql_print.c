@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "osp_time.h"
+#include "osp_mem.h"
 
 static void print(const expr *e, osp_buf *b);
 
@@ -82,7 +83,7 @@ print_selector(const expr *e, osp_buf *b)
         strs[n++] = osp_buf_steal(&t, NULL);
     }
     if (n > 0) {
-        qsort(strs, n, sizeof(char *), strp_cmp);
+        osp_qsort(strs, n, sizeof(char *), strp_cmp);
         osp_buf_putc(b, '{');
         for (size_t i = 0; i < n; i++) {
             if (i)

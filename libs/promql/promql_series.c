@@ -36,7 +36,7 @@ osp_promql_series_set_add_raw(osp_promql_series_set *set, osp_arena *a, const os
             sorted = false;
     }
     if (!sorted)
-        qsort(s->labels, nl, sizeof(osp_label), label_cmp);
+        osp_qsort(s->labels, nl, sizeof(osp_label), label_cmp);
     s->nlabels = nl;
     set->v[set->n++] = s;
     return s;

@@ -272,7 +272,7 @@ h_get_alerts(osp_http_req *req, void *ctx)
     }
     list_ctx l = {.api = a};
     alert_store_each(a->store, collect, &l);
-    qsort(l.v, l.n, sizeof(*l.v), cmp_alert);
+    osp_qsort(l.v, l.n, sizeof(*l.v), cmp_alert);
     int64_t now = osp_now_ms();
     osp_buf b;
     osp_buf_init(&b);

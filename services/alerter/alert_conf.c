@@ -25,6 +25,23 @@ const osp_conf_field alert_conf_schema[] = {
       "how long resolved alerts stay visible before they are dropped"),
     F("silence_sync_interval", OSP_CONF_DURATION, silence_sync_ms, "1s",
       "how often silences are reloaded from Redis (changes of other alerters)"),
+    F("rule_files", OSP_CONF_STRLIST, rule_files, NULL,
+      "Prometheus rule files (globs) to evaluate; needs store_query"),
+    F("evaluation_interval", OSP_CONF_DURATION, evaluation_interval_ms, "1m",
+      "interval of rule groups that set none"),
+    F("resend_delay", OSP_CONF_DURATION, resend_delay_ms, "1m",
+      "minimum time before a firing alert of a rule is sent to the dispatcher again"),
+    F("query_timeout", OSP_CONF_DURATION, query_timeout_ms, "10s",
+      "timeout of one rule query to the store"),
+    F("store_query", OSP_CONF_STR, store_query, NULL, "the store's NNG query URL (REQ/REP)"),
+    F("store_ingest", OSP_CONF_STR, store_ingest, NULL,
+      "the store's ingest URL(s) for recording results and ALERTS series"),
+    F("store_ack", OSP_CONF_STR, store_ack, NULL, "the store's ack URL(s)"),
+    F("spool_dir", OSP_CONF_STR, spool_dir, NULL, "spool directory of unacked batches"),
+    F("spool_max_bytes", OSP_CONF_BYTES, spool_max_bytes, "0", "spool bound; 0 = bus default"),
+    F("producer_id", OSP_CONF_STR, producer_id, NULL, "producer id on the bus; default from host"),
+    F("flush_timeout", OSP_CONF_DURATION, flush_timeout_ms, "5s",
+      "how long shutdown waits for the store to ack"),
 };
 const size_t alert_conf_nschema = sizeof(alert_conf_schema) / sizeof(alert_conf_schema[0]);
 
@@ -32,6 +49,12 @@ const osp_cli_flag alert_conf_flags[] = {
     {"alertmanager-config", 0, "alertmanager_config", "FILE", "alertmanager.yml to route with"},
     {"redis", 0, "redis", "URL", "Redis URL for shared state"},
     {"external-url", 0, "external_url", "URL", "external URL for links"},
+    {"rules", 0, "rule_files", "GLOB", "rule files to evaluate (repeatable)"},
+    {"store-query", 0, "store_query", "URL", "the store's query URL"},
+    {"store-ingest", 0, "store_ingest", "URL", "store ingest URL(s)"},
+    {"store-ack", 0, "store_ack", "URL", "store ack URL(s)"},
+    {"spool-dir", 0, "spool_dir", "DIR", "spool directory"},
+    {"spool-max-bytes", 0, "spool_max_bytes", "N", "spool bound"},
 };
 const size_t alert_conf_nflags = sizeof(alert_conf_flags) / sizeof(alert_conf_flags[0]);
 

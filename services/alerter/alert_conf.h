@@ -19,6 +19,16 @@ typedef struct alert_conf {
     int64_t gc_interval_ms;
     int64_t resolved_retention_ms;
     int64_t silence_sync_ms;
+    /* rule evaluation */
+    osp_strlist rule_files;       /* globs */
+    int64_t evaluation_interval_ms;
+    int64_t resend_delay_ms;
+    int64_t query_timeout_ms;
+    char *store_query;
+    /* write-back producer */
+    char *store_ingest, *store_ack, *spool_dir, *producer_id;
+    size_t spool_max_bytes;
+    int64_t flush_timeout_ms;
 } alert_conf;
 
 extern const osp_conf_field alert_conf_schema[];

@@ -3,7 +3,6 @@
 #include "alert_daemon.h"
 
 #include <event2/event.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +10,9 @@
 #include "alert_api.h"
 #include "alert_dispatch.h"
 #include "alert_notify.h"
+#include "alert_rulemgr.h"
+#include "alert_rules.h"
+#include "daemon.h"
 #include "alert_silence.h"
 #include "alert_state.h"
 #include "http.h"
@@ -24,7 +26,8 @@ struct alert_daemon {
     const osp_cli *cli;
     alert_am_config *amc;
     struct event_base *base;
-    struct event *ev_term, *ev_int, *ev_hup, *ev_gc, *ev_sync;
+    osp_daemon_signals *sigs;
+    struct event *ev_gc, *ev_sync;
     osp_metrics *reg;
     osp_http_server *http;
     alert_store *store;
@@ -34,15 +37,32 @@ struct alert_daemon {
     alert_dispatch *dispatch;
     alert_api api;
     osp_metric *reloads, *reload_failures;
+    osp_bus_producer *prod; /* recording results and ALERTS; NULL without store_ingest */
+    char producer_id[256];
+    alert_rulemgr *rules;   /* NULL without rule files */
 };
+
+/* load_rules: the configured rule files, or NULL (*out) when none. */
+static int
+load_rules(const alert_conf *c, alert_ruleset **out, osp_errinfo *ei)
+{
+    *out = NULL;
+    if (c->rule_files.n == 0)
+        return 0;
+    return alert_rules_load((const char *const *)c->rule_files.v, c->rule_files.n,
+                            c->evaluation_interval_ms, out, ei);
+}
 
 static int
 reload(alert_daemon *d, osp_buf *msg)
 {
     alert_am_config *nc = NULL;
+    alert_ruleset *rs = NULL;
     osp_errinfo ei;
     osp_errinfo_clear(&ei);
     int rc = alert_am_config_load(d->conf->alertmanager_config, &nc, &ei);
+    if (rc == 0 && (rc = load_rules(d->conf, &rs, &ei)) != 0)
+        alert_am_config_unref(nc);
     if (rc) {
         char text[1024];
         osp_errinfo_format(&ei, text, sizeof(text));
@@ -55,6 +75,10 @@ reload(alert_daemon *d, osp_buf *msg)
     alert_dispatch_set_config(d->dispatch, nc);
     alert_am_config_unref(d->amc);
     d->amc = nc;
+    if (d->rules && rs)
+        alert_rulemgr_set_rules(d->rules, rs);
+    else
+        alert_ruleset_free(rs);
     osp_metric_inc(d->reloads);
     osp_log(OSP_LOG_INFO, "config", "configuration reloaded", "file",
             nc->path ? nc->path : "(built-in)", NULL);
@@ -74,22 +98,6 @@ http_health(void *ctx, osp_buf *out)
     alert_daemon *d = ctx;
     osp_buf_printf(out, "\"redis\":\"%s\",\"notifier\":\"ok\"",
                    d->redis == NULL ? "disabled" : alert_redis_up(d->redis) ? "ok" : "down");
-}
-
-static void
-on_signal(evutil_socket_t sig, short what, void *arg)
-{
-    alert_daemon *d = arg;
-    if (sig == SIGHUP) {
-        osp_buf msg;
-        osp_buf_init(&msg);
-        reload(d, &msg);
-        osp_buf_fini(&msg);
-        return;
-    }
-    osp_log(OSP_LOG_INFO, "alerter", "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-            NULL);
-    event_base_loopbreak(d->base);
 }
 
 static void
@@ -122,6 +130,68 @@ static double
 silences_gauge(void *ctx)
 {
     return (double)alert_silences_active(((alert_daemon *)ctx)->sil, osp_now_ms());
+}
+
+/* deliver: an alert of the rule evaluator enters like POST /api/v2/alerts. */
+static void
+deliver(void *ctx, alert_alert *a)
+{
+    alert_daemon *d = ctx;
+    alert_alert *stored;
+    alert_store_merge(d->store, a, osp_now_ms(), &stored);
+    alert_dispatch_put(d->dispatch, stored);
+}
+
+static int
+start_rules(alert_daemon *d, osp_errinfo *ei)
+{
+    const alert_conf *c = d->conf;
+    alert_ruleset *rs = NULL;
+    int rc = load_rules(c, &rs, ei);
+    if (rc || rs == NULL)
+        return rc;
+    if (c->store_query == NULL || !*c->store_query) {
+        alert_ruleset_free(rs);
+        return osp_errinfo_set(ei, OSP_EINVAL, 0, 0,
+                               "rule_files need store_query (--store-query URL)");
+    }
+    if (c->store_ingest && *c->store_ingest) {
+        osp_daemon_producer_opts po = {.kind = "alerter",
+                                       .id = c->producer_id,
+                                       .http_port = osp_http_server_port(d->http),
+                                       .ingest_url = c->store_ingest,
+                                       .ack_url = c->store_ack,
+                                       .spool_dir = c->spool_dir,
+                                       .spool_max_bytes = c->spool_max_bytes};
+        if ((rc = osp_daemon_producer_new(&po, d->producer_id, sizeof(d->producer_id), &d->prod,
+                                          ei))) {
+            alert_ruleset_free(rs);
+            return rc;
+        }
+        osp_daemon_export_producer(d->reg, d->prod);
+    } else {
+        osp_log(OSP_LOG_WARN, "rules",
+                "no store_ingest: recording results and ALERTS series are not written", NULL);
+    }
+    char n[24];
+    snprintf(n, sizeof(n), "%zu", rs->nrules);
+    alert_rulemgr_opts ro = {.base = d->base,
+                             .query_url = c->store_query,
+                             .query_timeout_ms = c->query_timeout_ms,
+                             .producer = d->prod,
+                             .redis_url = c->redis,
+                             .metrics = d->reg,
+                             .external_url = c->external_url,
+                             .resend_delay_ms = c->resend_delay_ms,
+                             .deliver = deliver,
+                             .ctx = d};
+    if ((rc = alert_rulemgr_new(&ro, rs, &d->rules, ei))) {
+        alert_ruleset_free(rs);
+        return rc;
+    }
+    osp_log(OSP_LOG_INFO, "rules", "rule evaluation started", "rules", n, "store_query",
+            c->store_query, NULL);
+    return 0;
 }
 
 static struct event *
@@ -191,14 +261,13 @@ alert_daemon_new(const alert_conf *conf, const osp_cli *cli, alert_am_config *am
         osp_errinfo_set(ei, rc, 0, 0, "cannot register the HTTP routes");
         goto fail;
     }
-    d->ev_term = evsignal_new(d->base, SIGTERM, on_signal, d);
-    d->ev_int = evsignal_new(d->base, SIGINT, on_signal, d);
-    d->ev_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
+    if ((rc = start_rules(d, ei)))
+        goto fail;
+    d->sigs = osp_daemon_signals_new(d->base, "alerter", http_reload, d);
     d->ev_gc = timer(d, conf->gc_interval_ms, on_gc);
     if (d->redis)
         d->ev_sync = timer(d, conf->silence_sync_ms, on_sync);
-    if (!d->ev_term || !d->ev_int || !d->ev_hup || !d->ev_gc || event_add(d->ev_term, NULL) ||
-        event_add(d->ev_int, NULL) || event_add(d->ev_hup, NULL)) {
+    if (!d->sigs || !d->ev_gc) {
         rc = osp_errinfo_set(ei, OSP_EIO, 0, 0, "cannot register signal/timer events");
         goto fail;
     }
@@ -218,6 +287,11 @@ int
 alert_daemon_run(alert_daemon *d)
 {
     event_base_dispatch(d->base);
+    alert_rulemgr_free(d->rules); /* no evaluation writes after this */
+    d->rules = NULL;
+    if (d->prod)
+        (void)osp_daemon_flush_producer(d->prod, d->conf->flush_timeout_ms, "alerter",
+                                        d->conf->spool_dir && *d->conf->spool_dir);
     size_t pending = alert_notifier_pending(d->notifier);
     if (pending) {
         char n[24];
@@ -235,7 +309,9 @@ alert_daemon_free(alert_daemon *d)
 {
     if (d == NULL)
         return;
-    struct event *evs[] = {d->ev_term, d->ev_int, d->ev_hup, d->ev_gc, d->ev_sync};
+    alert_rulemgr_free(d->rules);
+    osp_daemon_signals_free(d->sigs);
+    struct event *evs[] = {d->ev_gc, d->ev_sync};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])
             event_free(evs[i]);
@@ -245,6 +321,7 @@ alert_daemon_free(alert_daemon *d)
     alert_silences_free(d->sil);
     alert_store_free(d->store);
     alert_redis_free(d->redis);
+    osp_bus_producer_free(d->prod);
     osp_metrics_free(d->reg);
     if (d->base)
         event_base_free(d->base);

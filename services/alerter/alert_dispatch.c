@@ -209,7 +209,7 @@ flush(agroup *g)
     for (size_t i = 0; i < g->n; i++)
         if (!alert_dispatch_muted(d, g->alerts[i], now, NULL, 0, NULL, NULL))
             v[n++] = g->alerts[i];
-    qsort(v, n, sizeof(*v), cmp_alert);
+    osp_qsort(v, n, sizeof(*v), cmp_alert);
     g->flush_ok = true;
     for (size_t i = 0; i < g->nsent; i++)
         alert_alert_unref(g->sent[i]);

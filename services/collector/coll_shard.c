@@ -130,7 +130,7 @@ on_beat(redisAsyncContext *ac, void *r, void *priv)
     for (size_t i = 0; i < reply->elements; i++)
         if (reply->element[i]->type == REDIS_REPLY_STRING)
             v[n++] = osp_strndup(reply->element[i]->str, reply->element[i]->len);
-    qsort(v, n, sizeof(char *), cmp_str);
+    osp_qsort(v, n, sizeof(char *), cmp_str);
     bool same = s->known && n == s->nmembers;
     for (size_t i = 0; same && i < n; i++)
         same = strcmp(v[i], s->members[i]) == 0;

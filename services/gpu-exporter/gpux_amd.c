@@ -481,7 +481,7 @@ gpux_amd_collect(gpux_amd *a, gpux_snap *s, gpux_backend_stats *st)
     }
     if (d)
         closedir(d);
-    qsort(a->cards, a->ncards, sizeof(a->cards[0]), cmp_card);
+    osp_qsort(a->cards, a->ncards, sizeof(a->cards[0]), cmp_card);
     for (size_t i = 0; i < a->ncards; i++) {
         amd_card *c = &a->cards[i];
         st->gpus++;

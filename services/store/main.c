@@ -18,6 +18,7 @@
 #include "store_head.h"
 #include "store_ingest.h"
 #include "store_pg.h"
+#include "store_rep.h"
 #include "store_stats.h"
 
 typedef struct app {
@@ -26,6 +27,7 @@ typedef struct app {
     struct event_base *base;
     store_ingest *ingest;
     store_api api;
+    store_rep *rep; /* NNG query server (QueryRequest) */
 } app;
 
 static bool
@@ -81,6 +83,8 @@ reload_cb(void *ctx, osp_buf *msg)
     a->api.lookback_ms = nc.lookback_delta_ms;
     a->api.query_timeout_ms = nc.query_timeout_ms;
     a->api.max_samples = nc.max_samples;
+    if (a->rep != NULL)
+        store_rep_set_limits(a->rep, nc.lookback_delta_ms, nc.query_timeout_ms, nc.max_samples);
     store_conf_fini(&nc);
     osp_log(OSP_LOG_INFO, "store", "config reloaded", NULL);
     return 0;
@@ -169,9 +173,11 @@ main(int argc, char **argv)
     }
     reg = osp_metrics_new();
     head = store_head_new();
-    osp_bus_consumer_opts bo = {
-        .ingest_url = a.conf.ingest, .ack_url = a.conf.ack, .store_id = a.conf.store_id,
-        .raw_metrics = true}; /* the ingest path reads batches with bus_wire.h */
+    /* raw_metrics: the ingest path reads batches with bus_wire.h */
+    osp_bus_consumer_opts bo = {.ingest_url = a.conf.ingest,
+                                .ack_url = a.conf.ack,
+                                .store_id = a.conf.store_id,
+                                .raw_metrics = true};
     if (osp_bus_consumer_new(&bo, &consumer, &ei) != 0) {
         fail_conf("cannot listen on the bus: ", &ei);
         goto out;
@@ -206,6 +212,19 @@ main(int argc, char **argv)
         fprintf(stderr, "osprey-store: cannot register HTTP routes\n");
         goto out;
     }
+    if (a.conf.query != NULL && *a.conf.query) {
+        store_rep_opts ro = {.url = a.conf.query,
+                             .head = head,
+                             .ingest = a.ingest,
+                             .stats = &stats,
+                             .lookback_ms = a.conf.lookback_delta_ms,
+                             .query_timeout_ms = a.conf.query_timeout_ms,
+                             .max_samples = a.conf.max_samples};
+        if (store_rep_start(&ro, &a.rep, &ei) != 0) {
+            fail_conf("cannot listen for queries: ", &ei);
+            goto out;
+        }
+    }
     const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
     for (int i = 0; i < 3; i++) {
         sigs[i] = evsignal_new(a.base, signums[i], on_signal, &a);
@@ -218,14 +237,16 @@ main(int argc, char **argv)
         char port[16];
         snprintf(port, sizeof(port), "%d", osp_http_server_port(srv));
         osp_log(OSP_LOG_INFO, "store", "started", "version", OSPREY_VERSION, "listen",
-                a.conf.listen, "port", port, "ingest", a.conf.ingest, "ack", a.conf.ack, "store_id",
+                a.conf.listen, "port", port, "ingest", a.conf.ingest, "ack", a.conf.ack, "query",
+                a.conf.query ? a.conf.query : "", "store_id",
                 a.conf.store_id, "pg", osp_buf_cstr(&masked), NULL);
         osp_buf_fini(&masked);
     }
     event_base_dispatch(a.base);
     status = 0;
 out:
-    /* order: stop ingest (finishes its commit and acks), then the bus, then HTTP */
+    /* order: stop queries, then ingest (finishes its commit and acks), then the bus, then HTTP */
+    store_rep_stop(a.rep);
     store_ingest_stop(a.ingest);
     osp_bus_consumer_free(consumer);
     for (int i = 0; i < 3; i++)

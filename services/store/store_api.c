@@ -10,6 +10,7 @@
 #include "osp_time.h"
 #include "promql.h"
 #include "store_params.h"
+#include "osp_mem.h"
 
 #define JSON "application/json"
 
@@ -337,7 +338,7 @@ union_refs(const store_head *h, const sel *s, size_t ns, int64_t mint, int64_t m
         n += k;
     }
     if (ns > 1 && n > 1) {
-        qsort(all, n, sizeof(*all), cmp_u32);
+        osp_qsort(all, n, sizeof(*all), cmp_u32);
         size_t k = 1;
         for (size_t i = 1; i < n; i++)
             if (all[i] != all[k - 1])
@@ -381,7 +382,7 @@ h_series(osp_http_req *req, void *ctx)
     store_head_rdlock(a->head);
     union_refs(a->head, s, ns, mint, maxt, osp_http_req_arena(req), &refs, &n);
     sort_head = a->head;
-    qsort(refs, n, sizeof(*refs), cmp_series_labels);
+    osp_qsort(refs, n, sizeof(*refs), cmp_series_labels);
     bool truncated = limit > 0 && n > limit;
     if (truncated)
         n = limit;
@@ -441,7 +442,7 @@ static void
 strset_reply(osp_http_req *req, strset *s, size_t limit)
 {
     if (s->n > 1)
-        qsort(s->v, s->n, sizeof(*s->v), cmp_str);
+        osp_qsort(s->v, s->n, sizeof(*s->v), cmp_str);
     size_t k = 0;
     for (size_t i = 0; i < s->n; i++)
         if (k == 0 || strcmp(s->v[i], s->v[k - 1]) != 0)

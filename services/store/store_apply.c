@@ -332,7 +332,7 @@ collect_rows(store_head *h, store_item *items, size_t n, store_prep *preps, osp_
     store_head_unlock(h);
     osp_buf_fini(&json);
     if (ns > 1) {
-        qsort(sr, ns, sizeof(*sr), cmp_series_id);
+        osp_qsort(sr, ns, sizeof(*sr), cmp_series_id);
         size_t k = 1;
         for (size_t i = 1; i < ns; i++)
             if (sr[i].id != sr[k - 1].id)
@@ -344,7 +344,7 @@ collect_rows(store_head *h, store_item *items, size_t n, store_prep *preps, osp_
         meta_ord *o = osp_calloc(nm, sizeof(*o));
         for (size_t i = 0; i < nm; i++)
             o[i] = (meta_ord){mr[i], i};
-        qsort(o, nm, sizeof(*o), cmp_meta_ord);
+        osp_qsort(o, nm, sizeof(*o), cmp_meta_ord);
         size_t k = 0;
         for (size_t i = 0; i < nm; i++)
             if (i + 1 == nm || strcmp(o[i].m.metric, o[i + 1].m.metric) != 0)

@@ -285,7 +285,7 @@ store_index_candidates(const store_index *ix, const osp_matcher *ms, size_t nm, 
             union_ctx u = {.m = &ms[i], .a = a};
             store_index_each_value(ix, ms[i].name, union_value, &u);
             if (u.n > 1)
-                qsort(u.v, u.n, sizeof(*u.v), cmp_u32);
+                osp_qsort(u.v, u.n, sizeof(*u.v), cmp_u32);
             cur = u.v;
             n = u.n;
             have = true;
