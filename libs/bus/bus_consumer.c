@@ -25,7 +25,6 @@ struct osp_bus_consumer {
     bool sub_open, pub_open;
     char *store_id;
     bool raw_metrics;
-    nng_aio *aio;
     osp_ratelim decode_rl; /* used by the recv thread only */
     atomic_uint_fast64_t received, received_bytes, decode_errors, acks_sent, ack_errors;
 };
@@ -70,11 +69,6 @@ osp_bus_consumer_new(const osp_bus_consumer_opts *o, osp_bus_consumer **out, osp
     rc = osp_bus_listen(c->pub.id, o->ack_url, "bus ack_url", ei);
     if (rc != 0)
         goto fail;
-    rv = nng_aio_alloc(&c->aio, NULL, NULL);
-    if (rv != 0) {
-        rc = osp_errinfo_set(ei, OSP_ENOMEM, 0, 0, "bus: aio: %s", nng_strerror(rv));
-        goto fail;
-    }
     *out = c;
     return 0;
 fail:
@@ -180,12 +174,7 @@ osp_bus_consumer_recv(osp_bus_consumer *c, int timeout_ms, osp_bus_msg **out)
             int64_t left = timeout_ms < 0 ? NNG_DURATION_INFINITE : deadline - osp_bus_mono_ms();
             if (timeout_ms > 0 && left <= 0)
                 return OSP_ETIMEDOUT;
-            nng_aio_set_timeout(c->aio, (nng_duration)left);
-            nng_recv_aio(c->sub, c->aio);
-            nng_aio_wait(c->aio);
-            rv = nng_aio_result(c->aio);
-            if (rv == 0)
-                m = nng_aio_get_msg(c->aio);
+            rv = osp_bus_recv_wait(c->sub.id, (void **)&m, timeout_ms < 0 ? -1 : (int)left);
         }
         if (rv == NNG_EAGAIN || rv == NNG_ETIMEDOUT)
             return OSP_ETIMEDOUT;
@@ -273,8 +262,6 @@ osp_bus_consumer_free(osp_bus_consumer *c)
         nng_close(c->sub);
     if (c->pub_open)
         nng_close(c->pub);
-    if (c->aio)
-        nng_aio_free(c->aio);
     osp_free(c->store_id);
     osp_free(c);
 }

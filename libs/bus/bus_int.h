@@ -102,10 +102,26 @@ int osp_bus_nng_err(int rv);
 /* osp_bus_dial_list: dial each URL of the comma-separated list on sock
  * (nng_socket passed as its id), non-blocking (NNG keeps retrying). */
 int osp_bus_dial_list(uint32_t sock_id, const char *list, const char *what, osp_errinfo *ei);
+/* osp_bus_close_timed: nng_close(sock) on a helper thread, waiting at most
+ * timeout_ms for it: NNG 1.5.2 can deadlock closing a SUB socket that has
+ * several peers, and a daemon's shutdown must not hang on that. When the close
+ * does not finish in time it is logged and left to finish (or not) on its
+ * own; the socket id is not used again. */
+void osp_bus_close_timed(uint32_t sock_id, int timeout_ms);
+
 /* osp_bus_listen: listen on url; errors name the URL. */
 int osp_bus_listen(uint32_t sock_id, const char *url, const char *what, osp_errinfo *ei);
 
 /* monotonic ms */
 int64_t osp_bus_mono_ms(void);
+
+/* osp_bus_recv_wait: receive one message from the socket sock_id, waiting up to
+ * timeout_ms (< 0: until one comes or the socket closes). It waits on the
+ * socket's receive fd with poll(2) and receives without blocking, instead of
+ * using NNG's own timers: NNG 1.5.2 can lose an aio's expiry and leave the
+ * waiting thread blocked for good (seen as a rare hang of a 50 ms receive).
+ * Returns 0 (*m owned by the caller), NNG_ETIMEDOUT, NNG_ECLOSED or another
+ * nng error. Any thread; one receiver per socket. */
+int osp_bus_recv_wait(uint32_t sock_id, void **m, int timeout_ms);
 
 #endif

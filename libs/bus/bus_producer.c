@@ -224,7 +224,7 @@ producer_thread(void *arg)
     int64_t next_tick = osp_bus_mono_ms() + TICK_MS;
     while (!atomic_load(&p->stop)) {
         nng_msg *m;
-        int rv = nng_recvmsg(p->sub, &m, 0);
+        int rv = osp_bus_recv_wait(p->sub.id, (void **)&m, RECV_POLL_MS);
         if (rv == 0) {
             handle_ack(p, m);
             nng_msg_free(m);
@@ -438,9 +438,9 @@ osp_bus_producer_free(osp_bus_producer *p)
     if (p->thr_started)
         pthread_join(p->thr, NULL);
     if (p->sub_open)
-        nng_close(p->sub);
+        osp_bus_close_timed(p->sub.id, 2000);
     if (p->pub_open)
-        nng_close(p->pub);
+        osp_bus_close_timed(p->pub.id, 2000);
     osp_spool_free(p->spool);
     for (size_t i = 0; i < p->nstores; i++)
         osp_free(p->stores[i]);

@@ -7,9 +7,9 @@
 
 typedef struct osp_arena osp_arena;
 
-osp_arena *osp_arena_new(size_t block_size); /* 0 -> 64 KiB */
-void osp_arena_free(osp_arena *a);           /* runs cleanups; NULL-safe */
-void osp_arena_reset(osp_arena *a);          /* runs cleanups, keeps first block */
+osp_arena *osp_arena_new(size_t block_size);   /* 0 -> 64 KiB */
+void osp_arena_free(osp_arena *a);             /* runs cleanups; NULL-safe */
+void osp_arena_reset(osp_arena *a);            /* runs cleanups, keeps first block */
 void *osp_arena_alloc(osp_arena *a, size_t n); /* 16-byte aligned, never NULL */
 void *osp_arena_calloc(osp_arena *a, size_t n);
 char *osp_arena_strndup(osp_arena *a, const char *s, size_t n);

@@ -7,8 +7,8 @@
 
 #include "osp_buf.h"
 
-int64_t osp_now_ms(void);        /* wall clock, unix ms */
-int64_t osp_mono_ns(void);       /* monotonic ns */
+int64_t osp_now_ms(void);  /* wall clock, unix ms */
+int64_t osp_mono_ns(void); /* monotonic ns */
 void osp_sleep_ms(int64_t ms);
 
 /* osp_parse_duration: Prometheus duration syntax "1h30m", "5m", "10s", "100ms",

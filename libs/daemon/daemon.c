@@ -188,7 +188,8 @@ osp_daemon_export_producer(osp_metrics *reg, osp_bus_producer *p)
     osp_metrics_counter_func(reg, "osprey_bus_acked_batches_total", "Batches acked by a store",
                              stat_acked_batches, p);
     osp_metrics_counter_func(reg, "osprey_bus_publish_errors_total",
-                             "Failed publishes (the batch is resent later)", stat_publish_errors, p);
+                             "Failed publishes (the batch is resent later)", stat_publish_errors,
+                             p);
     osp_metrics_counter_func(reg, "osprey_bus_spool_file_errors_total",
                              "Failed spool file writes or reads", stat_spool_file_errors, p);
     osp_metrics_add_collector(reg, render_latency, p);

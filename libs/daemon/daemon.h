@@ -47,13 +47,13 @@ void osp_daemon_signals_free(osp_daemon_signals *s); /* NULL-safe */
 
 /* Settings of a daemon's bus producer, as the common flags give them. */
 typedef struct osp_daemon_producer_opts {
-    const char *kind;        /* "collector": default id is "<kind>@<host>-<http_port>" */
-    const char *id;          /* configured producer id; NULL or "" for the default */
-    int http_port;           /* the daemon's bound HTTP port */
-    const char *ingest_url;  /* --store-ingest */
-    const char *ack_url;     /* --store-ack */
-    const char *spool_dir;   /* --spool-dir; NULL or "" = memory only */
-    size_t spool_max_bytes;  /* --spool-max-bytes; 0 = the bus default */
+    const char *kind;       /* "collector": default id is "<kind>@<host>-<http_port>" */
+    const char *id;         /* configured producer id; NULL or "" for the default */
+    int http_port;          /* the daemon's bound HTTP port */
+    const char *ingest_url; /* --store-ingest */
+    const char *ack_url;    /* --store-ack */
+    const char *spool_dir;  /* --spool-dir; NULL or "" = memory only */
+    size_t spool_max_bytes; /* --spool-max-bytes; 0 = the bus default */
 } osp_daemon_producer_opts;
 
 /* osp_daemon_producer_new: make the producer id (into id_out, id_sz bytes; it

@@ -120,9 +120,9 @@ typedef struct osp_promql_series {
     size_t nlabels;
     osp_promql_point *pts;
     size_t npts;
-    size_t cap;      /* private */
-    bool no_stale;   /* private: set by the evaluator when pts holds no staleness marker */
-    size_t hint[2];  /* private: the evaluator's search positions from the previous step */
+    size_t cap;     /* private */
+    bool no_stale;  /* private: set by the evaluator when pts holds no staleness marker */
+    size_t hint[2]; /* private: the evaluator's search positions from the previous step */
 } osp_promql_series;
 
 /* The series a select produced; fields are read-only for sources (use the helpers). */
@@ -235,6 +235,5 @@ void osp_promql_fmt_ts(osp_buf *out, int64_t t_ms);
 /* osp_promql_fmt_ts_c: the same into out (at least 32 bytes, NUL-terminated); returns the
  * length. Reentrant. */
 int osp_promql_fmt_ts_c(char *out, int64_t t_ms);
-
 
 #endif

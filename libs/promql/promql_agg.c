@@ -240,7 +240,8 @@ promql_eval_agg(evctx *c, const expr *e, int64_t t, value *out)
         case AGG_STDDEV: v = sqrt(g->value / (double)g->count); break;
         case AGG_TOPK:
         case AGG_BOTTOMK: {
-            osp_qsort(g->members, g->nmem, sizeof(sample), e->aop == AGG_TOPK ? top_cmp : bottom_cmp);
+            osp_qsort(g->members, g->nmem, sizeof(sample),
+                      e->aop == AGG_TOPK ? top_cmp : bottom_cmp);
             size_t n = (uint64_t)k < g->nmem ? (size_t)k : g->nmem;
             for (size_t j = 0; j < n; j++)
                 vec_push(&out->vec, c->sa, g->members[j]);

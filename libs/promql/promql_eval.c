@@ -147,8 +147,8 @@ lower_bound_hint(const osp_promql_point *p, size_t n, int64_t t, size_t *hint)
 }
 
 void
-promql_series_range(evctx *c, osp_promql_series *s, int64_t lo, int64_t hi,
-                    osp_promql_point **out, size_t *n)
+promql_series_range(evctx *c, osp_promql_series *s, int64_t lo, int64_t hi, osp_promql_point **out,
+                    size_t *n)
 {
     size_t a = lower_bound_hint(s->pts, s->npts, lo, &s->hint[0]);
     size_t b = lower_bound_hint(s->pts, s->npts, hi + 1, &s->hint[1]);
@@ -672,7 +672,8 @@ run(const expr *e, const osp_promql_source *src, int64_t start, int64_t end, int
     for (int64_t t = start; rc == 0 && t <= end; t += step) {
         c.nsamples = nsamples;
         if (c.deadline_ns && osp_mono_ns() > c.deadline_ns) {
-            rc = osp_errinfo_set(ei, OSP_ETIMEDOUT, 0, 0, "query timed out in expression evaluation");
+            rc = osp_errinfo_set(ei, OSP_ETIMEDOUT, 0, 0,
+                                 "query timed out in expression evaluation");
             break;
         }
         osp_arena_reset(c.sa);

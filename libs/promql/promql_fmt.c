@@ -4,7 +4,6 @@
 
 #include <stdint.h>
 
-
 #include "osp_buf.h"
 
 /* utoa: decimal digits of u into out (no NUL); returns the length. */

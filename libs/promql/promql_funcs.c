@@ -262,11 +262,21 @@ promql_call_matrix(evctx *c, const expr *e, int64_t t, value *args, value *out)
             return promql_eval_fail(c, "invalid trend factor. Expected: 0 < tf < 1, got: %f", tf);
     }
     /* the function is resolved once, not per series */
-    enum { F_RATE, F_INCREASE, F_DELTA, F_IRATE, F_IDELTA, F_DERIV, F_PREDICT, F_HW, F_ABSENT,
-           F_OTHER } f = F_OTHER;
-    static const char *const fnames[] = {"rate",   "increase", "delta",          "irate",
-                                         "idelta", "deriv",    "predict_linear", "holt_winters",
-                                         "absent_over_time"};
+    enum {
+        F_RATE,
+        F_INCREASE,
+        F_DELTA,
+        F_IRATE,
+        F_IDELTA,
+        F_DERIV,
+        F_PREDICT,
+        F_HW,
+        F_ABSENT,
+        F_OTHER
+    } f = F_OTHER;
+    static const char *const fnames[] = {"rate",           "increase",     "delta",
+                                         "irate",          "idelta",       "deriv",
+                                         "predict_linear", "holt_winters", "absent_over_time"};
     for (int k = 0; k < (int)(sizeof fnames / sizeof fnames[0]); k++)
         if (strcmp(name, fnames[k]) == 0)
             f = k;

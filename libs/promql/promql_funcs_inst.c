@@ -245,7 +245,7 @@ promql_call_sort(evctx *c, const expr *e, int64_t t, value *args, value *out)
 {
     *out = args[0];
     osp_qsort(out->vec.v, out->vec.n, sizeof(sample),
-          strcmp(e->fn->name, "sort") == 0 ? cmp_asc : cmp_desc);
+              strcmp(e->fn->name, "sort") == 0 ? cmp_asc : cmp_desc);
     return 0;
 }
 

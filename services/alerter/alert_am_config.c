@@ -3,10 +3,13 @@
  * implement are rejected by name, so a config never half-works silently. */
 #include "alert_am_config.h"
 
+#include <assert.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "alert_notify.h"
 #include "log.h"
 #include "osp_mem.h"
 
@@ -61,8 +64,7 @@ get_str(const osp_yaml_node *m, const char *k, const char *def, char **out, osp_
 
 /* x_file variants: read the file's content (trailing newline trimmed). */
 static int
-get_str_or_file(const osp_yaml_node *m, const char *k, const char *def, char **out,
-                osp_errinfo *ei)
+get_str_or_file(const osp_yaml_node *m, const char *k, const char *def, char **out, osp_errinfo *ei)
 {
     char fk[64];
     snprintf(fk, sizeof(fk), "%s_file", k);
@@ -164,9 +166,9 @@ load_matchers(const osp_yaml_node *map, const char *mk, const char *eqk, const c
 static int
 load_http(const osp_yaml_node *n, alert_http_auth *h, osp_errinfo *ei)
 {
-    static const char *const keys[] = {"basic_auth", "authorization", "bearer_token",
-                                       "bearer_token_file", "tls_config", "follow_redirects",
-                                       "enable_http2", "proxy_url", NULL};
+    static const char *const keys[] = {"basic_auth",        "authorization", "bearer_token",
+                                       "bearer_token_file", "tls_config",    "follow_redirects",
+                                       "enable_http2",      "proxy_url",     NULL};
     int rc;
     if (n == NULL)
         return 0;
@@ -237,8 +239,8 @@ no_templates(const osp_yaml_node *n, const char *const *keys, osp_errinfo *ei)
 static int
 load_webhook(const osp_yaml_node *n, const globals *g, alert_webhook_cfg *w, osp_errinfo *ei)
 {
-    static const char *const keys[] = {"send_resolved", "url", "url_file", "http_config",
-                                       "max_alerts", "timeout", NULL};
+    static const char *const keys[] = {"send_resolved", "url",     "url_file", "http_config",
+                                       "max_alerts",    "timeout", NULL};
     int rc;
     int64_t ma = 0;
     if ((rc = check_keys(n, "webhook_config", keys, ei)) ||
@@ -262,42 +264,79 @@ load_webhook(const osp_yaml_node *n, const globals *g, alert_webhook_cfg *w, osp
     return 0;
 }
 
+static const char *const slack_keys[ALERT_SLACK_NFIELDS] = {
+    "channel", "username", "icon_emoji", "icon_url", "title",       "title_link", "pretext",
+    "text",    "fallback", "color",      "footer",   "callback_id", "image_url",  "thumb_url"};
+
+/* Alertmanager's DefaultSlackConfig. */
+static const char *const slack_defaults[ALERT_SLACK_NFIELDS] = {
+    "",
+    "{{ template \"slack.default.username\" . }}",
+    "{{ template \"slack.default.iconemoji\" . }}",
+    "{{ template \"slack.default.iconurl\" . }}",
+    "{{ template \"slack.default.title\" . }}",
+    "{{ template \"slack.default.titlelink\" . }}",
+    "{{ template \"slack.default.pretext\" . }}",
+    "{{ template \"slack.default.text\" . }}",
+    "{{ template \"slack.default.fallback\" . }}",
+    "{{ if eq .Status \"firing\" }}danger{{ else }}good{{ end }}",
+    "{{ template \"slack.default.footer\" . }}",
+    "{{ template \"slack.default.callbackid\" . }}",
+    "",
+    ""};
+
+const char *
+alert_slack_field_key(alert_slack_field f)
+{
+    return (unsigned)f < ALERT_SLACK_NFIELDS ? slack_keys[f] : "?";
+}
+
+/* parse_tmpl: the template in node v (a scalar) or, without v, the default
+ * text def. A syntax error names the YAML position of the template's line
+ * and column (exact for plain and quoted one-line values). */
+static int
+parse_tmpl(const osp_yaml_node *v, const char *what, const char *key, const char *def,
+           alert_tmpl **out, osp_errinfo *ei)
+{
+    if (v && v->type != OSP_YAML_SCALAR)
+        return osp_yaml_err(ei, v, key, OSP_EINVAL, "%s must be a string", key);
+    const char *src = v ? v->str : def;
+    char name[160];
+    snprintf(name, sizeof(name), "%s.%s", what, key);
+    osp_errinfo te;
+    osp_errinfo_clear(&te);
+    if (alert_tmpl_parse(name, src, strlen(src), out, &te) == 0)
+        return 0;
+    int rc = osp_yaml_err(ei, v, key, OSP_EINVAL, "invalid template in %s %s: %d:%d: %s", what, key,
+                          te.line, te.col, te.msg);
+    if (ei && v && te.line > 0) {
+        ei->line = v->line + te.line - 1;
+        ei->col = te.line == 1 ? v->col + te.col - 1 + (v->plain ? 0 : 1) : te.col;
+    }
+    return rc;
+}
+
 static int
 load_slack(const osp_yaml_node *n, const globals *g, alert_slack_cfg *s, osp_errinfo *ei)
 {
     static const char *const keys[] = {
-        "send_resolved", "api_url", "api_url_file", "http_config", "channel", "username",
-        "icon_emoji", "icon_url", "link_names", "title", "title_link", "pretext", "text",
-        "fallback", "color", "footer", "callback_id", "image_url", "thumb_url", "mrkdwn_in",
-        "short_fields", "timeout", NULL};
+        "send_resolved", "api_url",   "api_url_file", "http_config", "channel",     "username",
+        "icon_emoji",    "icon_url",  "link_names",   "title",       "title_link",  "pretext",
+        "text",          "fallback",  "color",        "footer",      "callback_id", "image_url",
+        "thumb_url",     "mrkdwn_in", "short_fields", "timeout",     NULL};
     int rc;
     if ((rc = check_keys(n, "slack_config", keys, ei)) ||
         (rc = get_bool(n, "send_resolved", false, &s->send_resolved, ei)) ||
         (rc = get_str_or_file(n, "api_url", g->slack_api_url, &s->api_url, ei)) ||
-        (rc = get_str(n, "channel", NULL, &s->channel, ei)) ||
-        (rc = get_str(n, "username", NULL, &s->username, ei)) ||
-        (rc = get_str(n, "icon_emoji", NULL, &s->icon_emoji, ei)) ||
-        (rc = get_str(n, "icon_url", NULL, &s->icon_url, ei)) ||
         (rc = get_bool(n, "link_names", false, &s->link_names, ei)) ||
-        (rc = get_str(n, "title", NULL, &s->title, ei)) ||
-        (rc = get_str(n, "title_link", NULL, &s->title_link, ei)) ||
-        (rc = get_str(n, "pretext", NULL, &s->pretext, ei)) ||
-        (rc = get_str(n, "text", NULL, &s->text, ei)) ||
-        (rc = get_str(n, "fallback", NULL, &s->fallback, ei)) ||
-        (rc = get_str(n, "color", NULL, &s->color, ei)) ||
-        (rc = get_str(n, "footer", NULL, &s->footer, ei)) ||
-        (rc = get_str(n, "callback_id", NULL, &s->callback_id, ei)) ||
-        (rc = get_str(n, "image_url", NULL, &s->image_url, ei)) ||
-        (rc = get_str(n, "thumb_url", NULL, &s->thumb_url, ei)) ||
         (rc = get_dur(n, "timeout", 0, &s->timeout_ms, ei)) ||
         (rc = load_http(get(n, "http_config") ? get(n, "http_config") : g->http_config, &s->http,
                         ei)))
         return rc;
-    static const char *const tk[] = {"channel", "username", "icon_emoji", "icon_url", "title",
-                                     "title_link", "pretext", "text", "fallback", "color",
-                                     "footer", "callback_id", "image_url", "thumb_url", NULL};
-    if ((rc = no_templates(n, tk, ei)))
-        return rc;
+    for (size_t f = 0; f < ALERT_SLACK_NFIELDS; f++)
+        if ((rc = parse_tmpl(get(n, slack_keys[f]), "slack_config", slack_keys[f],
+                             slack_defaults[f], &s->tmpl[f], ei)))
+            return rc;
     if (s->api_url == NULL || !*s->api_url)
         return osp_yaml_err(ei, n, "api_url", OSP_EINVAL,
                             "no global Slack API URL set either inline or in a file");
@@ -307,10 +346,24 @@ load_slack(const osp_yaml_node *n, const globals *g, alert_slack_cfg *s, osp_err
 static int
 load_email(const osp_yaml_node *n, const globals *g, alert_email_cfg *e, osp_errinfo *ei)
 {
-    static const char *const keys[] = {
-        "send_resolved", "to", "from", "smarthost", "hello", "auth_username", "auth_password",
-        "auth_password_file", "auth_secret", "auth_secret_file", "auth_identity", "require_tls",
-        "force_implicit_tls", "tls_config", "html", "text", "headers", NULL};
+    static const char *const keys[] = {"send_resolved",
+                                       "to",
+                                       "from",
+                                       "smarthost",
+                                       "hello",
+                                       "auth_username",
+                                       "auth_password",
+                                       "auth_password_file",
+                                       "auth_secret",
+                                       "auth_secret_file",
+                                       "auth_identity",
+                                       "require_tls",
+                                       "force_implicit_tls",
+                                       "tls_config",
+                                       "html",
+                                       "text",
+                                       "headers",
+                                       NULL};
     int rc;
     osp_labels_init(&e->headers);
     if ((rc = check_keys(n, "email_config", keys, ei)) ||
@@ -323,14 +376,16 @@ load_email(const osp_yaml_node *n, const globals *g, alert_email_cfg *e, osp_err
         (rc = get_str_or_file(n, "auth_password", g->smtp_pass, &e->auth_password, ei)) ||
         (rc = get_str(n, "auth_identity", g->smtp_identity, &e->auth_identity, ei)) ||
         (rc = get_bool(n, "require_tls", g->smtp_require_tls, &e->require_tls, ei)) ||
-        (rc = get_str(n, "html", NULL, &e->html, ei)) ||
-        (rc = get_str(n, "text", NULL, &e->text, ei)))
+        (rc = parse_tmpl(get(n, "html"), "email_config", "html",
+                         "{{ template \"email.default.html\" . }}", &e->html, ei)) ||
+        (get(n, "text") &&
+         (rc = parse_tmpl(get(n, "text"), "email_config", "text", "", &e->text, ei))))
         return rc;
     if (get(n, "auth_secret") || get(n, "auth_secret_file"))
-        return osp_yaml_err(ei, get(n, "auth_secret") ? get(n, "auth_secret")
-                                                      : get(n, "auth_secret_file"),
-                            "auth_secret", OSP_EINVAL,
-                            "CRAM-MD5 (auth_secret) is not supported; use auth_password");
+        return osp_yaml_err(
+            ei, get(n, "auth_secret") ? get(n, "auth_secret") : get(n, "auth_secret_file"),
+            "auth_secret", OSP_EINVAL,
+            "CRAM-MD5 (auth_secret) is not supported; use auth_password");
     e->force_implicit_tls = -1;
     if (get(n, "force_implicit_tls")) {
         bool b;
@@ -346,17 +401,33 @@ load_email(const osp_yaml_node *n, const globals *g, alert_email_cfg *e, osp_err
             (rc = get_str(t, "ca_file", NULL, &e->ca_file, ei)))
             return rc;
     }
-    const osp_yaml_node *h = get(n, "headers");
-    if (h) {
-        if (h->type != OSP_YAML_MAP)
-            return osp_yaml_err(ei, h, "headers", OSP_EINVAL, "headers must be a mapping");
-        for (size_t i = 0; i < h->n; i++)
-            osp_labels_addc(&e->headers, h->pairs[i].key->str, h->pairs[i].value->str);
-    }
-    static const char *const tk[] = {"to", "from", "html", "text", NULL};
-    if ((rc = no_templates(n, tk, ei)) || (h && (rc = no_templates(h, (const char *const[]){
-                                                 "Subject", "To", "From", NULL}, ei))))
+    static const char *const tk[] = {"to", "from", NULL};
+    if ((rc = no_templates(n, tk, ei)))
         return rc;
+    const osp_yaml_node *h = get(n, "headers");
+    if (h && h->type != OSP_YAML_MAP)
+        return osp_yaml_err(ei, h, "headers", OSP_EINVAL, "headers must be a mapping");
+    size_t nh = (h ? h->n : 0) + 3;
+    e->header_tmpls = osp_calloc(nh, sizeof(*e->header_tmpls));
+    for (size_t i = 0; h && i < h->n; i++) {
+        const osp_yaml_node *v = h->pairs[i].value;
+        osp_labels_addc(&e->headers, h->pairs[i].key->str, v->str ? v->str : "");
+        if ((rc = parse_tmpl(v, "email_config headers", h->pairs[i].key->str, "",
+                             &e->header_tmpls[e->headers.n - 1], ei)))
+            return rc;
+    }
+    /* Alertmanager fills Subject, To and From when the headers lack them */
+    const char *fill[][2] = {{"Subject", "{{ template \"email.default.subject\" . }}"},
+                             {"To", e->to ? e->to : ""},
+                             {"From", e->from ? e->from : ""}};
+    for (size_t i = 0; i < 3; i++) {
+        if (osp_labels_get(&e->headers, fill[i][0]))
+            continue;
+        osp_labels_addc(&e->headers, fill[i][0], fill[i][1]);
+        if ((rc = parse_tmpl(NULL, "email_config headers", fill[i][0], fill[i][1],
+                             &e->header_tmpls[e->headers.n - 1], ei)))
+            return rc;
+    }
     if (e->to == NULL || !*e->to)
         return osp_yaml_err(ei, n, "to", OSP_EINVAL, "missing to address in email config");
     if (e->from == NULL || !*e->from)
@@ -386,20 +457,22 @@ load_email(const osp_yaml_node *n, const globals *g, alert_email_cfg *e, osp_err
 static int
 load_receiver(const osp_yaml_node *n, const globals *g, alert_receiver *r, osp_errinfo *ei)
 {
-    static const char *const unsupported[] = {
-        "pagerduty_configs", "opsgenie_configs", "victorops_configs", "pushover_configs",
-        "wechat_configs", "sns_configs", "telegram_configs", "webex_configs", "discord_configs",
-        "msteams_configs", "msteamsv2_configs", "jira_configs", "rocketchat_configs", NULL};
+    static const char *const unsupported[] = {"pagerduty_configs",  "opsgenie_configs",
+                                              "victorops_configs",  "pushover_configs",
+                                              "wechat_configs",     "sns_configs",
+                                              "telegram_configs",   "webex_configs",
+                                              "discord_configs",    "msteams_configs",
+                                              "msteamsv2_configs",  "jira_configs",
+                                              "rocketchat_configs", NULL};
     int rc;
     for (size_t i = 0; unsupported[i]; i++)
         if (osp_yaml_map_get(n, unsupported[i]))
-            return osp_yaml_err(ei, osp_yaml_map_get(n, unsupported[i]), unsupported[i],
-                                OSP_EINVAL,
+            return osp_yaml_err(ei, osp_yaml_map_get(n, unsupported[i]), unsupported[i], OSP_EINVAL,
                                 "%s are not supported by osprey-alerter (webhook_configs, "
                                 "slack_configs and email_configs are)",
                                 unsupported[i]);
-    static const char *const keys[] = {"name", "webhook_configs", "slack_configs",
-                                       "email_configs", NULL};
+    static const char *const keys[] = {"name", "webhook_configs", "slack_configs", "email_configs",
+                                       NULL};
     if ((rc = check_keys(n, "receiver", keys, ei)) || (rc = get_str(n, "name", NULL, &r->name, ei)))
         return rc;
     if (r->name == NULL || !*r->name)
@@ -414,16 +487,25 @@ static int
 load_route(const osp_yaml_node *n, const alert_route *parent, alert_route *r, size_t *next_id,
            osp_errinfo *ei)
 {
-    static const char *const keys[] = {"receiver", "group_by", "group_wait", "group_interval",
-                                       "repeat_interval", "continue", "matchers", "match",
-                                       "match_re", "routes", "mute_time_intervals",
-                                       "active_time_intervals", NULL};
+    static const char *const keys[] = {"receiver",
+                                       "group_by",
+                                       "group_wait",
+                                       "group_interval",
+                                       "repeat_interval",
+                                       "continue",
+                                       "matchers",
+                                       "match",
+                                       "match_re",
+                                       "routes",
+                                       "mute_time_intervals",
+                                       "active_time_intervals",
+                                       NULL};
     int rc;
     alert_matchers_init(&r->matchers);
     r->id = (*next_id)++;
     if ((rc = check_keys(n, "route", keys, ei)))
         return rc;
-    const char *tk = get(n, "mute_time_intervals") ? "mute_time_intervals"
+    const char *tk = get(n, "mute_time_intervals")     ? "mute_time_intervals"
                      : get(n, "active_time_intervals") ? "active_time_intervals"
                                                        : NULL;
     if (tk)
@@ -444,8 +526,7 @@ load_route(const osp_yaml_node *n, const alert_route *parent, alert_route *r, si
     if (parent == NULL && r->matchers.n)
         return osp_yaml_err(ei, n, "matchers", OSP_EINVAL, "root route must not have any matchers");
     if (parent == NULL && r->cont)
-        return osp_yaml_err(ei, n, "continue", OSP_EINVAL,
-                            "cannot have continue in root route");
+        return osp_yaml_err(ei, n, "continue", OSP_EINVAL, "cannot have continue in root route");
     if (r->group_interval_ms <= 0)
         return osp_yaml_err(ei, get(n, "group_interval"), "group_interval", OSP_EINVAL,
                             "group_interval cannot be zero");
@@ -522,8 +603,8 @@ resolve_receivers(alert_am_config *c, alert_route *r, const osp_yaml_node *n, os
         if (strcmp(c->receivers[i].name, r->receiver) == 0)
             break;
     if (i == c->nreceivers)
-        return osp_yaml_err(ei, get(n, "receiver") ? get(n, "receiver") : n, "receiver",
-                            OSP_EINVAL, "undefined receiver \"%s\" used in route", r->receiver);
+        return osp_yaml_err(ei, get(n, "receiver") ? get(n, "receiver") : n, "receiver", OSP_EINVAL,
+                            "undefined receiver \"%s\" used in route", r->receiver);
     r->receiver_idx = i;
     const osp_yaml_node *ch = get(n, "routes");
     for (size_t k = 0; k < r->nroutes; k++) {
@@ -537,9 +618,15 @@ resolve_receivers(alert_am_config *c, alert_route *r, const osp_yaml_node *n, os
 static int
 load_inhibit(const osp_yaml_node *n, const globals *g, alert_inhibit_rule *r, osp_errinfo *ei)
 {
-    static const char *const keys[] = {"source_matchers", "target_matchers", "source_match",
-                                       "source_match_re", "target_match", "target_match_re",
-                                       "equal", "name", NULL};
+    static const char *const keys[] = {"source_matchers",
+                                       "target_matchers",
+                                       "source_match",
+                                       "source_match_re",
+                                       "target_match",
+                                       "target_match_re",
+                                       "equal",
+                                       "name",
+                                       NULL};
     int rc;
     alert_matchers_init(&r->source);
     alert_matchers_init(&r->target);
@@ -557,13 +644,17 @@ load_inhibit(const osp_yaml_node *n, const globals *g, alert_inhibit_rule *r, os
 static int
 load_globals(const osp_yaml_node *n, globals *g, osp_errinfo *ei)
 {
-    static const char *const keys[] = {
-        "resolve_timeout", "smtp_from", "smtp_smarthost", "smtp_hello", "smtp_auth_username",
-        "smtp_auth_password", "smtp_auth_password_file", "smtp_auth_identity",
-        "smtp_auth_secret", "smtp_require_tls", "smtp_tls_config", "slack_api_url",
-        "slack_api_url_file", "http_config", "pagerduty_url", "opsgenie_api_url",
-        "opsgenie_api_key", "victorops_api_url", "wechat_api_url", "telegram_api_url",
-        "webex_api_url", NULL};
+    static const char *const keys[] = {"resolve_timeout",         "smtp_from",
+                                       "smtp_smarthost",          "smtp_hello",
+                                       "smtp_auth_username",      "smtp_auth_password",
+                                       "smtp_auth_password_file", "smtp_auth_identity",
+                                       "smtp_auth_secret",        "smtp_require_tls",
+                                       "smtp_tls_config",         "slack_api_url",
+                                       "slack_api_url_file",      "http_config",
+                                       "pagerduty_url",           "opsgenie_api_url",
+                                       "opsgenie_api_key",        "victorops_api_url",
+                                       "wechat_api_url",          "telegram_api_url",
+                                       "webex_api_url",           NULL};
     int rc;
     memset(g, 0, sizeof(*g));
     g->smtp_require_tls = true;
@@ -590,6 +681,83 @@ load_globals(const osp_yaml_node *n, globals *g, osp_errinfo *ei)
     return 0;
 }
 
+/* add_lib: parse one template library (a templates file or the defaults). */
+static int
+add_lib(alert_am_config *c, const char *name, const char *src, size_t len, osp_errinfo *ei)
+{
+    alert_tmpl *t;
+    osp_errinfo te;
+    osp_errinfo_clear(&te);
+    if (alert_tmpl_parse(name, src, len, &t, &te) != 0) {
+        if (ei)
+            snprintf(ei->file, sizeof(ei->file), "%s", name);
+        return osp_errinfo_set(ei, OSP_EPARSE, te.line, te.col, "template: %s", te.msg);
+    }
+    c->tmpl_libs = osp_reallocarray(c->tmpl_libs, c->ntmpl_libs + 1, sizeof(*c->tmpl_libs));
+    c->tmpl_libs[c->ntmpl_libs++] = t;
+    return 0;
+}
+
+/* load_templates: the `templates:` globs (relative to the config file's
+ * directory, as in Alertmanager), last file first, then the defaults. */
+static int
+load_templates(alert_am_config *c, const osp_yaml_node *tl, const char *cfg_path, osp_errinfo *ei)
+{
+    int rc = 0;
+    if (tl && tl->type != OSP_YAML_SEQ)
+        return osp_yaml_err(ei, tl, "templates", OSP_EINVAL, "templates must be a list");
+    char **files = NULL;
+    size_t nfiles = 0;
+    for (size_t i = 0; tl && i < tl->n; i++) {
+        const osp_yaml_node *g = tl->items[i];
+        if (g->type != OSP_YAML_SCALAR)
+            return osp_yaml_err(ei, g, "templates", OSP_EINVAL, "templates must be strings");
+        char pat[4096];
+        const char *slash = cfg_path ? strrchr(cfg_path, '/') : NULL;
+        if (g->str[0] != '/' && slash)
+            snprintf(pat, sizeof(pat), "%.*s/%s", (int)(slash - cfg_path), cfg_path, g->str);
+        else
+            snprintf(pat, sizeof(pat), "%s", g->str);
+        glob_t gl;
+        int grc = glob(pat, 0, NULL, &gl);
+        if (grc != 0 && grc != GLOB_NOMATCH) {
+            rc = osp_yaml_err(ei, g, "templates", OSP_EIO, "cannot expand %s", pat);
+            goto out;
+        }
+        for (size_t k = 0; grc == 0 && k < gl.gl_pathc; k++) {
+            files = osp_reallocarray(files, nfiles + 1, sizeof(*files));
+            files[nfiles++] = osp_strdup(gl.gl_pathv[k]);
+        }
+        if (grc == 0)
+            globfree(&gl);
+    }
+    rc = 0;
+    for (size_t i = nfiles; rc == 0 && i-- > 0;) {
+        FILE *fp = fopen(files[i], "rb");
+        if (fp == NULL) {
+            rc = osp_errinfo_set(ei, OSP_EIO, 0, 0, "cannot read template file %s", files[i]);
+            break;
+        }
+        osp_buf b;
+        osp_buf_init(&b);
+        char tmp[4096];
+        size_t n;
+        while ((n = fread(tmp, 1, sizeof(tmp), fp)) > 0)
+            osp_buf_append(&b, tmp, n);
+        fclose(fp);
+        rc = add_lib(c, files[i], b.data ? b.data : "", b.len, ei);
+        osp_buf_fini(&b);
+    }
+    if (rc == 0)
+        rc = add_lib(c, "default.tmpl", alert_default_templates, strlen(alert_default_templates),
+                     ei);
+out:
+    for (size_t i = 0; i < nfiles; i++)
+        osp_free(files[i]);
+    osp_free(files);
+    return rc;
+}
+
 static alert_am_config *
 builtin(void)
 {
@@ -608,6 +776,9 @@ builtin(void)
     c->root.repeat_interval_ms = 4 * 3600000;
     c->root.key = osp_strdup("{}");
     c->nroutes_total = 1;
+    int rc = load_templates(c, NULL, NULL, NULL);
+    assert(rc == 0); /* the built-in defaults parse */
+    (void)rc;
     return c;
 }
 
@@ -626,18 +797,16 @@ alert_am_config_load(const char *path, alert_am_config **out, osp_errinfo *ei)
     if (rc)
         goto fail;
     const osp_yaml_node *root = osp_yaml_root(doc);
-    static const char *const keys[] = {"global", "route", "receivers", "inhibit_rules",
-                                       "templates", "time_intervals", "mute_time_intervals",
-                                       NULL};
+    static const char *const keys[] = {
+        "global",    "route",          "receivers",           "inhibit_rules",
+        "templates", "time_intervals", "mute_time_intervals", NULL};
     globals g;
     if ((rc = check_keys(root, "config", keys, ei)) ||
         (rc = load_globals(get(root, "global"), &g, ei)))
         goto fail;
     c->resolve_timeout_ms = g.resolve_timeout_ms;
-    if (get(root, "templates"))
-        osp_log(OSP_LOG_WARN, "config",
-                "templates files are not supported; notifications use the built-in templates",
-                "file", path, NULL);
+    if ((rc = load_templates(c, get(root, "templates"), path, ei)))
+        goto fail;
     const osp_yaml_node *rl = get(root, "receivers");
     if (rl && rl->type != OSP_YAML_SEQ) {
         rc = osp_yaml_err(ei, rl, "receivers", OSP_EINVAL, "receivers must be a list");
@@ -717,20 +886,29 @@ receiver_fini(alert_receiver *r)
     osp_free(r->webhooks);
     for (size_t i = 0; i < r->nslacks; i++) {
         alert_slack_cfg *s = &r->slacks[i];
-        char *strs[] = {s->api_url, s->channel, s->username, s->icon_emoji, s->icon_url,
-                        s->color, s->title, s->title_link, s->pretext, s->text, s->fallback,
-                        s->footer, s->callback_id, s->image_url, s->thumb_url};
-        for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++)
-            osp_free(strs[k]);
+        osp_free(s->api_url);
+        for (size_t k = 0; k < ALERT_SLACK_NFIELDS; k++)
+            alert_tmpl_free(s->tmpl[k]);
         http_fini(&s->http);
     }
     osp_free(r->slacks);
     for (size_t i = 0; i < r->nemails; i++) {
         alert_email_cfg *e = &r->emails[i];
-        char *strs[] = {e->to, e->from, e->smarthost, e->hello, e->auth_username,
-                        e->auth_password, e->auth_identity, e->ca_file, e->html, e->text};
+        char *strs[] = {e->to,
+                        e->from,
+                        e->smarthost,
+                        e->hello,
+                        e->auth_username,
+                        e->auth_password,
+                        e->auth_identity,
+                        e->ca_file};
         for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++)
             osp_free(strs[k]);
+        alert_tmpl_free(e->html);
+        alert_tmpl_free(e->text);
+        for (size_t k = 0; e->header_tmpls && k < e->headers.n; k++)
+            alert_tmpl_free(e->header_tmpls[k]);
+        osp_free(e->header_tmpls);
         osp_labels_fini(&e->headers);
     }
     osp_free(r->emails);
@@ -753,6 +931,9 @@ alert_am_config_unref(alert_am_config *c)
         osp_free(c->inhibits[i].equal);
     }
     osp_free(c->inhibits);
+    for (size_t i = 0; i < c->ntmpl_libs; i++)
+        alert_tmpl_free(c->tmpl_libs[i]);
+    osp_free(c->tmpl_libs);
     osp_free(c->path);
     osp_free(c->original);
     osp_free(c);
@@ -770,8 +951,7 @@ alert_am_config_find_receiver(const alert_am_config *c, const char *name)
 /* Alertmanager's Route.Match: a matching node tries its children in order;
  * the first match wins unless it has continue; no matching child -> itself. */
 static size_t
-match_rec(const alert_route *r, const osp_labels *ls, const alert_route **out, size_t n,
-          size_t max)
+match_rec(const alert_route *r, const osp_labels *ls, const alert_route **out, size_t n, size_t max)
 {
     if (!alert_matchers_match(&r->matchers, ls))
         return n;

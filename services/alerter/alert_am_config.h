@@ -1,5 +1,6 @@
 /* alert_am_config.h - the alertmanager.yml subset the alerter reads: global,
- * route tree, receivers (webhook, slack, email), inhibit_rules. A loaded
+ * route tree, receivers (webhook, slack, email; Slack and e-mail fields are Go
+ * templates parsed at load), inhibit_rules, templates files. A loaded
  * config is immutable and reference counted: the loop swaps it on reload while
  * notification jobs on the notifier thread still hold the old one. */
 #ifndef ALERT_AM_CONFIG_H
@@ -10,6 +11,7 @@
 #include <stdint.h>
 
 #include "alert_matcher.h"
+#include "alert_tmpl.h"
 #include "conf.h"
 #include "osp_err.h"
 
@@ -28,11 +30,34 @@ typedef struct alert_webhook_cfg {
     alert_http_auth http;
 } alert_webhook_cfg;
 
+/* The templated fields of a Slack config, in alert_slack_cfg.tmpl. */
+typedef enum alert_slack_field {
+    ALERT_SLACK_CHANNEL = 0,
+    ALERT_SLACK_USERNAME,
+    ALERT_SLACK_ICON_EMOJI,
+    ALERT_SLACK_ICON_URL,
+    ALERT_SLACK_TITLE,
+    ALERT_SLACK_TITLE_LINK,
+    ALERT_SLACK_PRETEXT,
+    ALERT_SLACK_TEXT,
+    ALERT_SLACK_FALLBACK,
+    ALERT_SLACK_COLOR,
+    ALERT_SLACK_FOOTER,
+    ALERT_SLACK_CALLBACK_ID,
+    ALERT_SLACK_IMAGE_URL,
+    ALERT_SLACK_THUMB_URL,
+    ALERT_SLACK_NFIELDS
+} alert_slack_field;
+
+/* alert_slack_field_key: the YAML key of f ("title"). */
+const char *alert_slack_field_key(alert_slack_field f);
+
 typedef struct alert_slack_cfg {
     char *api_url;
     bool send_resolved;
-    char *channel, *username, *icon_emoji, *icon_url, *color, *title, *title_link, *pretext,
-        *text, *fallback, *footer, *callback_id, *image_url, *thumb_url;
+    /* Go templates of the fields (the configured text, else Alertmanager's
+     * default, e.g. {{ template "slack.default.title" . }}); never NULL */
+    alert_tmpl *tmpl[ALERT_SLACK_NFIELDS];
     bool link_names;
     int64_t timeout_ms;
     alert_http_auth http;
@@ -46,8 +71,11 @@ typedef struct alert_email_cfg {
     int force_implicit_tls; /* -1 unset (implicit iff port 465), 0, 1 */
     bool insecure_skip_verify;
     char *ca_file;
-    char *html, *text;
-    osp_labels headers; /* Subject, To, From, ... (values are templates) */
+    /* html: the configured template or {{ template "email.default.html" . }};
+     * text: NULL unless configured */
+    alert_tmpl *html, *text;
+    osp_labels headers;        /* Subject (default email.default.subject), To, From, ... */
+    alert_tmpl **header_tmpls; /* one per header, templates of the values */
 } alert_email_cfg;
 
 typedef struct alert_receiver {
@@ -82,7 +110,7 @@ typedef struct alert_inhibit_rule {
 } alert_inhibit_rule;
 
 typedef struct alert_am_config {
-    int refs; /* private, atomic */
+    int refs;       /* private, atomic */
     char *path;     /* NULL when built without a file */
     char *original; /* file text for /api/v2/status */
     int64_t resolve_timeout_ms;
@@ -92,6 +120,10 @@ typedef struct alert_am_config {
     size_t nreceivers;
     alert_inhibit_rule *inhibits;
     size_t ninhibits;
+    /* template libraries for {{ template "x" }}: the `templates:` files (the
+     * last file first, so later definitions win), then the defaults */
+    alert_tmpl **tmpl_libs;
+    size_t ntmpl_libs;
 } alert_am_config;
 
 /* alert_am_config_load: read and validate path (NULL: the built-in config of a

@@ -1,6 +1,7 @@
 /* alert_api.c - Alertmanager API v2 handlers (api/v2/openapi.yaml shapes). */
 #include "alert_api.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,8 +63,8 @@ build_alert(const alert_json *o, int64_t now, int64_t resolve_timeout, osp_buf *
         return NULL;
     }
     for (size_t i = 0; i < o->n; i++) {
-        static const char *const known[] = {"labels", "annotations", "startsAt", "endsAt",
-                                            "generatorURL", NULL};
+        static const char *const known[] = {"labels", "annotations",  "startsAt",
+                                            "endsAt", "generatorURL", NULL};
         bool ok = false;
         for (size_t k = 0; known[k] && !ok; k++)
             ok = strcmp(known[k], o->keys[i]) == 0;
@@ -458,6 +459,43 @@ h_alerts(osp_http_req *req, void *ctx)
         h_get_alerts(req, ctx);
 }
 
+/* GET /api/v1/rules[?type=alert|record] in Prometheus' shape. */
+static void
+h_v1_rules(osp_http_req *req, void *ctx)
+{
+    alert_api *a = ctx;
+    const char *type = osp_http_req_param(req, "type");
+    alert_rules_filter f = ALERT_RULES_ALL;
+    if (type && *type) {
+        if (strcmp(type, "alert") == 0) {
+            f = ALERT_RULES_ALERTING;
+        } else if (strcmp(type, "record") == 0) {
+            f = ALERT_RULES_RECORDING;
+        } else {
+            char msg[200];
+            snprintf(msg, sizeof(msg), "invalid query parameter type='%.100s'", type);
+            osp_http_reply_error_json(req, 400, "bad_data", msg);
+            return;
+        }
+    }
+    osp_buf b;
+    osp_buf_init(&b);
+    alert_rulemgr_rules_json(a->rulesp ? *a->rulesp : NULL, f, &b);
+    osp_http_reply_buf(req, 200, JSON, &b);
+    osp_buf_fini(&b);
+}
+
+static void
+h_v1_alerts(osp_http_req *req, void *ctx)
+{
+    alert_api *a = ctx;
+    osp_buf b;
+    osp_buf_init(&b);
+    alert_rulemgr_alerts_json(a->rulesp ? *a->rulesp : NULL, &b);
+    osp_http_reply_buf(req, 200, JSON, &b);
+    osp_buf_fini(&b);
+}
+
 int
 alert_api_routes(osp_http_server *srv, alert_api *a, osp_metrics *reg)
 {
@@ -473,7 +511,9 @@ alert_api_routes(osp_http_server *srv, alert_api *a, osp_metrics *reg)
         (rc = osp_http_route(srv, OSP_HTTP_GET | OSP_HTTP_DELETE, "/api/v2/silence/", true,
                              h_silence_id, a)) ||
         (rc = osp_http_route(srv, OSP_HTTP_GET, "/api/v2/status", false, h_status, a)) ||
-        (rc = osp_http_route(srv, OSP_HTTP_GET, "/api/v2/receivers", false, h_receivers, a)))
+        (rc = osp_http_route(srv, OSP_HTTP_GET, "/api/v2/receivers", false, h_receivers, a)) ||
+        (rc = osp_http_route(srv, OSP_HTTP_GET, "/api/v1/rules", false, h_v1_rules, a)) ||
+        (rc = osp_http_route(srv, OSP_HTTP_GET, "/api/v1/alerts", false, h_v1_alerts, a)))
         return rc;
     return 0;
 }

@@ -14,19 +14,22 @@
 const osp_conf_field alert_conf_schema[] = {
     F("listen", OSP_CONF_STR, listen, "127.0.0.1:9093", "HTTP listen address HOST:PORT"),
     F("alertmanager_config", OSP_CONF_STR, alertmanager_config, NULL,
-      "alertmanager.yml with route, receivers and inhibit_rules; unset = API-only, no receivers"),
+      "alertmanager.yml with route, receivers and inhibit_rules; unset = API-only, no receivers "
+      "(relative: to this file's directory)"),
     F("redis", OSP_CONF_SECRET, redis, NULL,
       "Redis URL for silences and the notification log (shared by several alerters)"),
     F("external_url", OSP_CONF_STR, external_url, NULL,
       "URL under which the alerter is reachable (links in notifications); default from listen"),
     F("log_level", OSP_CONF_LOGLEVEL, log_level, "info", "debug, info, warn or error"),
-    F("gc_interval", OSP_CONF_DURATION, gc_interval_ms, "30s", "how often resolved alerts are dropped"),
+    F("gc_interval", OSP_CONF_DURATION, gc_interval_ms, "30s",
+      "how often resolved alerts are dropped"),
     F("resolved_retention", OSP_CONF_DURATION, resolved_retention_ms, "15m",
       "how long resolved alerts stay visible before they are dropped"),
     F("silence_sync_interval", OSP_CONF_DURATION, silence_sync_ms, "1s",
       "how often silences are reloaded from Redis (changes of other alerters)"),
     F("rule_files", OSP_CONF_STRLIST, rule_files, NULL,
-      "Prometheus rule files (globs) to evaluate; needs store_query"),
+      "Prometheus rule files (globs) to evaluate; needs store_query (relative: to this file's "
+      "directory, as in Prometheus)"),
     F("evaluation_interval", OSP_CONF_DURATION, evaluation_interval_ms, "1m",
       "interval of rule groups that set none"),
     F("resend_delay", OSP_CONF_DURATION, resend_delay_ms, "1m",
@@ -58,6 +61,31 @@ const osp_cli_flag alert_conf_flags[] = {
 };
 const size_t alert_conf_nflags = sizeof(alert_conf_flags) / sizeof(alert_conf_flags[0]);
 
+static bool
+cli_sets(const osp_cli *cli, const char *key)
+{
+    for (size_t i = 0; i < cli->nset; i++)
+        if (strcmp(cli->set[i].key, key) == 0)
+            return true;
+    return false;
+}
+
+/* rebase: a relative path from the config file is relative to the file's
+ * directory (as Prometheus does for rule_files); flags stay relative to the
+ * working directory. */
+static void
+rebase(char **path, const char *cfg)
+{
+    const char *slash = strrchr(cfg, '/');
+    if (*path == NULL || !**path || (*path)[0] == '/' || slash == NULL)
+        return;
+    size_t n = (size_t)(slash - cfg) + 1 + strlen(*path) + 1;
+    char *p = osp_malloc(n);
+    snprintf(p, n, "%.*s/%s", (int)(slash - cfg), cfg, *path);
+    osp_free(*path);
+    *path = p;
+}
+
 int
 alert_conf_load(alert_conf *c, const osp_cli *cli, osp_errinfo *ei)
 {
@@ -65,6 +93,13 @@ alert_conf_load(alert_conf *c, const osp_cli *cli, osp_errinfo *ei)
     int rc = osp_conf_load(alert_conf_schema, alert_conf_nschema, c, cli, 0, NULL, ei);
     if (rc)
         return rc;
+    if (cli && cli->config) {
+        if (!cli_sets(cli, "rule_files"))
+            for (size_t i = 0; i < c->rule_files.n; i++)
+                rebase(&c->rule_files.v[i], cli->config);
+        if (!cli_sets(cli, "alertmanager_config"))
+            rebase(&c->alertmanager_config, cli->config);
+    }
     if (c->external_url == NULL || !*c->external_url) {
         osp_free(c->external_url);
         char buf[300];

@@ -20,7 +20,7 @@ typedef struct alert_conf {
     int64_t resolved_retention_ms;
     int64_t silence_sync_ms;
     /* rule evaluation */
-    osp_strlist rule_files;       /* globs */
+    osp_strlist rule_files; /* globs */
     int64_t evaluation_interval_ms;
     int64_t resend_delay_ms;
     int64_t query_timeout_ms;

@@ -39,7 +39,7 @@ struct alert_daemon {
     osp_metric *reloads, *reload_failures;
     osp_bus_producer *prod; /* recording results and ALERTS; NULL without store_ingest */
     char producer_id[256];
-    alert_rulemgr *rules;   /* NULL without rule files */
+    alert_rulemgr *rules; /* NULL without rule files */
 };
 
 /* load_rules: the configured rule files, or NULL (*out) when none. */
@@ -97,7 +97,9 @@ http_health(void *ctx, osp_buf *out)
 {
     alert_daemon *d = ctx;
     osp_buf_printf(out, "\"redis\":\"%s\",\"notifier\":\"ok\"",
-                   d->redis == NULL ? "disabled" : alert_redis_up(d->redis) ? "ok" : "down");
+                   d->redis == NULL           ? "disabled"
+                   : alert_redis_up(d->redis) ? "ok"
+                                              : "down");
 }
 
 static void
@@ -243,6 +245,7 @@ alert_daemon_new(const alert_conf *conf, const osp_cli *cli, alert_am_config *am
                          .store = d->store,
                          .dispatch = d->dispatch,
                          .silences = d->sil,
+                         .rulesp = &d->rules,
                          .started_ms = osp_now_ms()};
     osp_metrics_gauge_func(d->reg, "osprey_alerter_alerts", "Alerts held (firing or resolved).",
                            alerts_gauge, d);

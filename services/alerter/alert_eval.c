@@ -484,6 +484,7 @@ alert_group_eval_run(alert_group_eval *ge, int64_t ts, const alert_eval_env *env
 {
     size_t failed = 0;
     int64_t qts = ts - ge->group->query_offset_ms;
+    int64_t g0 = osp_mono_ns();
     for (size_t i = 0; i < ge->nrules; i++) {
         alert_rule_eval *re = &ge->rules[i];
         osp_errinfo ei;
@@ -511,5 +512,7 @@ alert_group_eval_run(alert_group_eval *ge, int64_t ts, const alert_eval_env *env
     write_alert_series(ge, ts, env);
     if (failed)
         ge->failures++;
+    ge->last_eval_ms = ts;
+    ge->eval_seconds = (double)(osp_mono_ns() - g0) / 1e9;
     return failed;
 }

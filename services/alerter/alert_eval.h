@@ -13,6 +13,7 @@
 
 #include "alert.h"
 #include "alert_rules.h"
+#include "osp_buf.h"
 #include "osp_labels.h"
 
 #define ALERT_RESOLVED_RETENTION_MS (15 * 60 * 1000)
@@ -43,8 +44,8 @@ typedef struct alert_eval_env {
     void (*send)(void *ctx, alert_alert *a);
     void *ctx;
     const osp_labels *external_labels; /* may be NULL */
-    const char *external_url;           /* generatorURL base; may be NULL */
-    int64_t resend_delay_ms;            /* 0 = 1m */
+    const char *external_url;          /* generatorURL base; may be NULL */
+    int64_t resend_delay_ms;           /* 0 = 1m */
 } alert_eval_env;
 
 /* One alert instance of an alerting rule. */
@@ -63,7 +64,7 @@ typedef struct alert_rule_eval {
     size_t n, cap;
     osp_labels *prev; /* recording: series written last time (for stale markers) */
     size_t nprev;
-    bool ok;          /* last evaluation succeeded */
+    bool ok; /* last evaluation succeeded */
     char last_error[512];
     int64_t last_eval_ms;
     double eval_seconds;
@@ -84,7 +85,9 @@ typedef struct alert_group_eval {
     size_t nprev_alerts;
     alert_for_restore *restore; /* applied when an instance first appears */
     size_t nrestore;
-    uint64_t failures; /* evaluations with at least one failed rule */
+    uint64_t failures;    /* evaluations with at least one failed rule */
+    int64_t last_eval_ms; /* 0 = never evaluated */
+    double eval_seconds;  /* duration of the last evaluation */
 } alert_group_eval;
 
 /* alert_group_eval_new: state for g (borrowed); when old (same group name
@@ -105,5 +108,29 @@ size_t alert_group_eval_run(alert_group_eval *ge, int64_t ts, const alert_eval_e
 
 /* alert_state_name: "inactive", "pending", "firing". */
 const char *alert_state_name(alert_state s);
+
+/* ---- Prometheus' /api/v1/rules and /api/v1/alerts (alert_rules_json.c) ---- */
+
+typedef enum alert_rules_filter {
+    ALERT_RULES_ALL = 0,
+    ALERT_RULES_ALERTING, /* type=alert */
+    ALERT_RULES_RECORDING /* type=record */
+} alert_rules_filter;
+
+/* alert_group_eval_json: append the group object of /api/v1/rules for ge
+ * (name, file, rules, interval, limit, evaluationTime, lastEvaluation; each
+ * rule with state/alerts, health ok|err|unknown, lastError...). Returns false
+ * (and appends nothing) when the filter leaves no rule. */
+bool alert_group_eval_json(const alert_group_eval *ge, alert_rules_filter f, osp_buf *out);
+
+/* alert_group_eval_alerts_json: append the active (pending, firing) alerts of
+ * ge as /api/v1/alerts objects (labels, annotations, state, activeAt,
+ * [keepFiringSince,] value in Go's %e), each preceded by a comma unless
+ * *first (which is then cleared). */
+void alert_group_eval_alerts_json(const alert_group_eval *ge, bool *first, osp_buf *out);
+
+/* alert_fmt_go_e: Go's strconv.FormatFloat(v, 'e', -1, 64): "1e+00", "4.2e+01",
+ * "NaN", "+Inf". */
+void alert_fmt_go_e(double v, osp_buf *out);
 
 #endif

@@ -162,7 +162,10 @@ parse_string(parser *p, const char **out, size_t *outlen)
             put_utf8(&b, cp);
             break;
         }
-        default: p->i--; rc = perr(p, "invalid escape in string"); goto out;
+        default:
+            p->i--;
+            rc = perr(p, "invalid escape in string");
+            goto out;
         }
     }
     if (!osp_utf8_valid(b.data ? b.data : "", b.len)) {
@@ -309,12 +312,31 @@ parse_value(parser *p, alert_json **out, int depth)
     int rc = 0;
     char c = p->s[p->i];
     switch (c) {
-    case '{': v->type = ALERT_JSON_OBJ; rc = parse_container(p, v, depth); break;
-    case '[': v->type = ALERT_JSON_ARR; rc = parse_container(p, v, depth); break;
-    case '"': v->type = ALERT_JSON_STR; rc = parse_string(p, &v->str, &v->len); break;
-    case 't': v->type = ALERT_JSON_BOOL; v->b = true; rc = literal(p, "true"); break;
-    case 'f': v->type = ALERT_JSON_BOOL; rc = literal(p, "false"); break;
-    case 'n': v->type = ALERT_JSON_NULL; rc = literal(p, "null"); break;
+    case '{':
+        v->type = ALERT_JSON_OBJ;
+        rc = parse_container(p, v, depth);
+        break;
+    case '[':
+        v->type = ALERT_JSON_ARR;
+        rc = parse_container(p, v, depth);
+        break;
+    case '"':
+        v->type = ALERT_JSON_STR;
+        rc = parse_string(p, &v->str, &v->len);
+        break;
+    case 't':
+        v->type = ALERT_JSON_BOOL;
+        v->b = true;
+        rc = literal(p, "true");
+        break;
+    case 'f':
+        v->type = ALERT_JSON_BOOL;
+        rc = literal(p, "false");
+        break;
+    case 'n':
+        v->type = ALERT_JSON_NULL;
+        rc = literal(p, "null");
+        break;
     default:
         if (c == '-' || (c >= '0' && c <= '9')) {
             v->type = ALERT_JSON_NUM;

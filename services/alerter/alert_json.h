@@ -27,9 +27,9 @@ typedef struct alert_json {
     double num;
     const char *str; /* STR: decoded, NUL-terminated (may contain \u0000 -> rejected) */
     size_t len;
-    size_t n;                   /* ARR items / OBJ members */
-    struct alert_json **items;  /* ARR items; OBJ member values */
-    const char **keys;          /* OBJ member names (decoded, NUL-terminated) */
+    size_t n;                  /* ARR items / OBJ members */
+    struct alert_json **items; /* ARR items; OBJ member values */
+    const char **keys;         /* OBJ member names (decoded, NUL-terminated) */
 } alert_json;
 
 /* alert_json_parse: parse s[0..n) as one JSON value (whitespace around it only).

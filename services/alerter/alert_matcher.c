@@ -129,8 +129,9 @@ alert_matchers_parse(alert_matchers *m, const char *s, osp_errinfo *ei)
             t = OSP_MATCH_EQ;
             p += 1;
         } else {
-            rc = err_at(ei, s, p, name.len ? "expected an operator (=, !=, =~, !~)"
-                                           : "expected a label name");
+            rc =
+                err_at(ei, s, p,
+                       name.len ? "expected an operator (=, !=, =~, !~)" : "expected a label name");
             goto out;
         }
         if (name.len == 0) {

@@ -161,8 +161,8 @@ common_pairs(alert_alert **v, size_t n, bool annotations, osp_labels *out)
     for (size_t i = 0; i < first->n; i++) {
         bool all = true;
         for (size_t k = 1; k < n && all; k++) {
-            const char *x = osp_labels_get(annotations ? &v[k]->annotations : &v[k]->labels,
-                                           first->v[i].name);
+            const char *x =
+                osp_labels_get(annotations ? &v[k]->annotations : &v[k]->labels, first->v[i].name);
             all = x && strcmp(x, first->v[i].value) == 0;
         }
         if (all)
@@ -250,8 +250,7 @@ nflog_get(alert_notifier *n, const char *key, char **firing, char **resolved, in
 }
 
 static void
-nflog_put(alert_notifier *n, const char *key, const char *firing, const char *resolved,
-          int64_t ts)
+nflog_put(alert_notifier *n, const char *key, const char *firing, const char *resolved, int64_t ts)
 {
     mem_put(n, key, firing, resolved, ts);
     if (n->redis == NULL)
@@ -385,8 +384,7 @@ addr_only(const char *s, size_t n, osp_buf *out)
 
 /* Builds the easy handle for one attempt. Returns 0 or an error (permanent). */
 static int
-prepare(alert_notifier *n, alert_notify_job *j, jstate *s, const alert_notify_data *d,
-        int64_t now)
+prepare(alert_notifier *n, alert_notify_job *j, jstate *s, const alert_notify_data *d, int64_t now)
 {
     osp_errinfo ei;
     osp_errinfo_clear(&ei);
@@ -484,7 +482,8 @@ prepare(alert_notifier *n, alert_notify_job *j, jstate *s, const alert_notify_da
         auth = &j->rcv->slacks[j->idx].http;
     }
     s->hdrs = curl_slist_append(s->hdrs, "Content-Type: application/json");
-    s->hdrs = curl_slist_append(s->hdrs, "User-Agent: Alertmanager/0.27.0 (osprey-alerter " OSPREY_VERSION ")");
+    s->hdrs = curl_slist_append(
+        s->hdrs, "User-Agent: Alertmanager/0.27.0 (osprey-alerter " OSPREY_VERSION ")");
     s->hdrs = curl_slist_append(s->hdrs, "Expect:");
     apply_http_auth(e, s, auth);
     curl_easy_setopt(e, CURLOPT_URL, url);
@@ -853,15 +852,15 @@ alert_notifier_new(const alert_notifier_opts *o, alert_notifier **out, osp_errin
                                          "Notifications delivered.", 2, ln);
     n->m_failed = osp_metrics_counter_vec(o->metrics, "osprey_alerter_notifications_failed_total",
                                           "Notifications that failed after all retries.", 2, ln);
-    n->m_requests = osp_metrics_counter_vec(o->metrics,
-                                            "osprey_alerter_notification_requests_total",
-                                            "Notification attempts (requests) made.", 2, ln);
-    n->m_req_failed = osp_metrics_counter_vec(
-        o->metrics, "osprey_alerter_notification_requests_failed_total",
-        "Notification attempts that failed.", 2, ln);
-    n->m_latency = osp_metrics_histogram_vec(o->metrics,
-                                             "osprey_alerter_notification_latency_seconds",
-                                             "Latency of notification attempts.", NULL, 0, 2, ln);
+    n->m_requests =
+        osp_metrics_counter_vec(o->metrics, "osprey_alerter_notification_requests_total",
+                                "Notification attempts (requests) made.", 2, ln);
+    n->m_req_failed =
+        osp_metrics_counter_vec(o->metrics, "osprey_alerter_notification_requests_failed_total",
+                                "Notification attempts that failed.", 2, ln);
+    n->m_latency =
+        osp_metrics_histogram_vec(o->metrics, "osprey_alerter_notification_latency_seconds",
+                                  "Latency of notification attempts.", NULL, 0, 2, ln);
     n->m_dedup = osp_metrics_counter(o->metrics, "osprey_alerter_notifications_deduplicated_total",
                                      "Flushes that needed no notification (already sent, by "
                                      "this or another alerter).");

@@ -13,6 +13,7 @@
 
 #include "alert.h"
 #include "alert_am_config.h"
+#include "alert_tmpl.h"
 #include "metrics.h"
 #include "osp_buf.h"
 #include "osp_err.h"
@@ -37,14 +38,14 @@ struct alert_notify_job {
     alert_am_config *cfg; /* one reference, dropped when the job is freed */
     const alert_receiver *rcv;
     alert_int_kind kind;
-    size_t idx;         /* which *_configs entry */
-    char *group_key;    /* "{}/{a=\"b\"}:{alertname=\"x\"}" */
+    size_t idx;      /* which *_configs entry */
+    char *group_key; /* "{}/{a=\"b\"}:{alertname=\"x\"}" */
     osp_labels group_labels;
     alert_alert **alerts; /* references; sorted by labels */
     size_t nalerts;
-    int64_t now_ms;      /* the flush time: firing/resolved are judged at it */
-    int64_t repeat_ms;   /* repeat_interval */
-    int64_t deadline_ms; /* give up retrying at (flush + group_interval) */
+    int64_t now_ms;           /* the flush time: firing/resolved are judged at it */
+    int64_t repeat_ms;        /* repeat_interval */
+    int64_t deadline_ms;      /* give up retrying at (flush + group_interval) */
     const char *external_url; /* borrowed from the notifier's options */
     alert_notify_done_fn done;
     void *done_ctx;
@@ -95,9 +96,36 @@ int alert_render_slack(const alert_notify_data *d, osp_buf *out, osp_errinfo *ei
 /* alert_render_email: the full RFC 5322 message (headers + MIME body). */
 int alert_render_email(const alert_notify_data *d, osp_buf *out, osp_errinfo *ei);
 
-/* alert_render_subject: Alertmanager's default subject/title
- * "[FIRING:2] <group label values> (<other common label values>)". */
-void alert_render_subject(const alert_notify_data *d, osp_buf *out);
+/* ---- templates (alert_notify_tmpl.c) ---- */
+
+/* alert_default_templates: Alertmanager's default.tmpl definitions
+ * (__subject, __alertmanagerURL, __text_alert_list, slack.default.*,
+ * email.default.subject, email.default.html); every config parses it as its
+ * last template library. */
+extern const char alert_default_templates[];
+
+/* alert_notify_tmpl_data: Alertmanager's notification template data for d:
+ * .Receiver (regex-quoted, as Alertmanager does) .Status .Alerts (.Firing
+ * .Resolved; per alert .Status .Labels .Annotations .StartsAt .EndsAt
+ * .GeneratorURL .Fingerprint) .GroupLabels .CommonLabels .CommonAnnotations
+ * .ExternalURL; label sets are KVs (.SortedPairs .Names .Values .Remove).
+ * Memory from a. */
+alert_tval alert_notify_tmpl_data(const alert_notify_data *d, osp_arena *a);
+
+/* A template execution context for one rendering of d: the data, the
+ * config's template libraries, an arena freed by _fini. */
+typedef struct alert_notify_tctx {
+    osp_arena *arena;
+    alert_tmpl_env env;
+} alert_notify_tctx;
+
+void alert_notify_tctx_init(alert_notify_tctx *t, const alert_notify_data *d);
+void alert_notify_tctx_fini(alert_notify_tctx *t);
+/* alert_notify_tctx_exec: append tm's text (NULL tm: nothing) to out; an
+ * execution error is OSP_EINVAL with the message in ei (the notification then
+ * fails, as in Alertmanager). */
+int alert_notify_tctx_exec(alert_notify_tctx *t, const alert_tmpl *tm, osp_buf *out,
+                           osp_errinfo *ei);
 
 /* Helpers shared by the renderers. */
 const char *alert_notify_status(const alert_notify_data *d); /* "firing" / "resolved" */

@@ -25,8 +25,17 @@ typedef struct sched {
     osp_metric *evals, *failures;
 } sched;
 
+/* The API's view of one group, rendered by the thread after each evaluation. */
+typedef struct gsnap {
+    char *rules[3]; /* by alert_rules_filter; NULL when the filter leaves no rule */
+    char *alerts;   /* comma-separated alert objects, "" when none */
+} gsnap;
+
 struct alert_rulemgr {
     alert_rulemgr_opts o;
+    pthread_mutex_t snap_mu; /* guards snap (the loop reads, the thread writes) */
+    gsnap *snap;
+    size_t nsnap;
     alert_query *query;
     alert_redis *redis; /* owned by the thread */
     pthread_t thread;
@@ -172,6 +181,103 @@ persist_for(alert_rulemgr *m, sched *s)
     osp_free(argv);
 }
 
+/* ---------------- API snapshots ---------------- */
+
+static void
+gsnap_fini(gsnap *g)
+{
+    for (size_t k = 0; k < 3; k++)
+        osp_free(g->rules[k]);
+    osp_free(g->alerts);
+}
+
+static void
+render_snap(const alert_group_eval *ge, gsnap *g)
+{
+    osp_buf b;
+    for (size_t k = 0; k < 3; k++) {
+        osp_buf_init(&b);
+        g->rules[k] =
+            alert_group_eval_json(ge, (alert_rules_filter)k, &b) ? osp_buf_steal(&b, NULL) : NULL;
+        osp_buf_fini(&b);
+    }
+    osp_buf_init(&b);
+    bool first = true;
+    alert_group_eval_alerts_json(ge, &first, &b);
+    g->alerts = osp_buf_steal(&b, NULL);
+    osp_buf_fini(&b);
+}
+
+/* snapshot_all: after adopt, every group (never evaluated yet, or carried over). */
+static void
+snapshot_all(alert_rulemgr *m)
+{
+    gsnap *ns = osp_calloc(m->ngroups + 1, sizeof(*ns));
+    for (size_t i = 0; i < m->ngroups; i++)
+        render_snap(m->groups[i].ge, &ns[i]);
+    pthread_mutex_lock(&m->snap_mu);
+    gsnap *old = m->snap;
+    size_t nold = m->nsnap;
+    m->snap = ns;
+    m->nsnap = m->ngroups;
+    pthread_mutex_unlock(&m->snap_mu);
+    for (size_t i = 0; i < nold; i++)
+        gsnap_fini(&old[i]);
+    osp_free(old);
+}
+
+static void
+snapshot_one(alert_rulemgr *m, size_t idx)
+{
+    gsnap g;
+    render_snap(m->groups[idx].ge, &g);
+    pthread_mutex_lock(&m->snap_mu);
+    gsnap old = m->snap[idx];
+    m->snap[idx] = g;
+    pthread_mutex_unlock(&m->snap_mu);
+    gsnap_fini(&old);
+}
+
+void
+alert_rulemgr_rules_json(alert_rulemgr *m, alert_rules_filter f, osp_buf *out)
+{
+    osp_buf_puts(out, "{\"status\":\"success\",\"data\":{\"groups\":[");
+    bool first = true;
+    if (m)
+        pthread_mutex_lock(&m->snap_mu);
+    for (size_t i = 0; m && i < m->nsnap; i++) {
+        if (m->snap[i].rules[f] == NULL)
+            continue;
+        if (!first)
+            osp_buf_putc(out, ',');
+        first = false;
+        osp_buf_puts(out, m->snap[i].rules[f]);
+    }
+    if (m)
+        pthread_mutex_unlock(&m->snap_mu);
+    osp_buf_puts(out, "]}}");
+}
+
+void
+alert_rulemgr_alerts_json(alert_rulemgr *m, osp_buf *out)
+{
+    osp_buf_puts(out, "{\"status\":\"success\",\"data\":{\"alerts\":[");
+    bool first = true;
+    if (m)
+        pthread_mutex_lock(&m->snap_mu);
+    for (size_t i = 0; m && i < m->nsnap; i++) {
+        if (!m->snap[i].alerts[0])
+            continue;
+        if (!first)
+            osp_buf_putc(out, ',');
+        first = false;
+        osp_buf_puts(out, m->snap[i].alerts);
+    }
+    if (m)
+        pthread_mutex_unlock(&m->snap_mu);
+    osp_buf_puts(out, "]}}");
+}
+
 /* ---------------- scheduling (thread) ---------------- */
 
 static void
@@ -204,6 +310,7 @@ adopt(alert_rulemgr *m, alert_ruleset *rs)
     m->rs = rs;
     m->groups = ng;
     m->ngroups = rs->ngroups;
+    snapshot_all(m);
 }
 
 static void
@@ -230,6 +337,7 @@ run_group(alert_rulemgr *m, sched *s, int64_t now)
                           .external_url = m->o.external_url,
                           .resend_delay_ms = m->o.resend_delay_ms};
     size_t failed = alert_group_eval_run(s->ge, now, &env);
+    snapshot_one(m, (size_t)(s - m->groups)); /* before the metrics that tests wait on */
     osp_metric_inc(s->evals);
     if (failed) {
         osp_metric_inc(s->failures);
@@ -298,6 +406,7 @@ alert_rulemgr_new(const alert_rulemgr_opts *o, alert_ruleset *rs, alert_rulemgr 
     alert_rulemgr *m = osp_calloc(1, sizeof(*m));
     m->o = *o;
     pthread_mutex_init(&m->mu, NULL);
+    pthread_mutex_init(&m->snap_mu, NULL);
     pthread_cond_init(&m->cv, NULL);
     m->batch = osp_mbatch_new();
     osp_buf_init(&m->pb);
@@ -367,7 +476,11 @@ alert_rulemgr_free(alert_rulemgr *m)
     alert_redis_free(m->redis);
     osp_mbatch_free(m->batch);
     osp_buf_fini(&m->pb);
+    for (size_t i = 0; i < m->nsnap; i++)
+        gsnap_fini(&m->snap[i]);
+    osp_free(m->snap);
     pthread_cond_destroy(&m->cv);
+    pthread_mutex_destroy(&m->snap_mu);
     pthread_mutex_destroy(&m->mu);
     osp_free(m);
 }

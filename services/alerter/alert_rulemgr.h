@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "alert.h"
+#include "alert_eval.h"
 #include "alert_rules.h"
 #include "bus.h"
 #include "metrics.h"
@@ -18,11 +19,11 @@ struct event_base;
 typedef struct alert_rulemgr alert_rulemgr;
 
 typedef struct alert_rulemgr_opts {
-    struct event_base *base;     /* deliver runs on this loop */
-    const char *query_url;       /* the store's query REP; required */
+    struct event_base *base; /* deliver runs on this loop */
+    const char *query_url;   /* the store's query REP; required */
     int64_t query_timeout_ms;
-    osp_bus_producer *producer;  /* NULL: nothing is written back */
-    const char *redis_url;       /* NULL: `for` state is in memory only */
+    osp_bus_producer *producer; /* NULL: nothing is written back */
+    const char *redis_url;      /* NULL: `for` state is in memory only */
     osp_metrics *metrics;
     const osp_labels *external_labels; /* borrowed; may be NULL */
     const char *external_url;
@@ -40,6 +41,13 @@ int alert_rulemgr_new(const alert_rulemgr_opts *o, alert_ruleset *rs, alert_rule
  * switches before its next evaluation, carrying alert state over by group and
  * rule name. Any thread. */
 void alert_rulemgr_set_rules(alert_rulemgr *m, alert_ruleset *rs);
+
+/* alert_rulemgr_rules_json: Prometheus' /api/v1/rules response (envelope
+ * included) from the groups' state after their last evaluation, filtered by
+ * f. alert_rulemgr_alerts_json: /api/v1/alerts (pending and firing alerts).
+ * m may be NULL (no rule files: empty lists). Loop thread (any thread). */
+void alert_rulemgr_rules_json(alert_rulemgr *m, alert_rules_filter f, osp_buf *out);
+void alert_rulemgr_alerts_json(alert_rulemgr *m, osp_buf *out);
 
 /* alert_rulemgr_free: stop the thread (an evaluation in flight finishes),
  * free everything. NULL-safe. Loop thread. */

@@ -167,8 +167,8 @@ label_map(const osp_yaml_node *n, const char *what, const where *w, osp_labels *
 static int
 load_rule(const osp_yaml_node *rn, alert_rule *r, where *w, osp_errinfo *ei)
 {
-    static const char *const keys[] = {"record", "alert", "expr", "for", "keep_firing_for",
-                                       "labels", "annotations", NULL};
+    static const char *const keys[] = {"record",          "alert",  "expr",        "for",
+                                       "keep_firing_for", "labels", "annotations", NULL};
     char m[700];
     if (rn->type != OSP_YAML_MAP)
         return err_at(ei, rn, w, "rule must be a mapping");
@@ -209,7 +209,8 @@ load_rule(const osp_yaml_node *rn, alert_rule *r, where *w, osp_errinfo *ei)
     osp_promql_vtype t = osp_promql_expr_type(pe);
     osp_promql_expr_free(pe);
     if (t != OSP_PROMQL_VECTOR && t != OSP_PROMQL_SCALAR) {
-        snprintf(m, sizeof(m), "invalid expression type \"%s\": must be an instant vector or scalar",
+        snprintf(m, sizeof(m),
+                 "invalid expression type \"%s\": must be an instant vector or scalar",
                  t == OSP_PROMQL_MATRIX ? "range vector" : "string");
         return err_at(ei, ex, w, m);
     }
@@ -239,8 +240,8 @@ static int
 load_group(const osp_yaml_node *gn, alert_group *g, const char *path, int64_t def_interval,
            osp_errinfo *ei)
 {
-    static const char *const keys[] = {"name", "interval", "limit", "query_offset", "labels",
-                                       "rules", NULL};
+    static const char *const keys[] = {"name",   "interval", "limit", "query_offset",
+                                       "labels", "rules",    NULL};
     where w = {0};
     if (gn->type != OSP_YAML_MAP)
         return err_at(ei, gn, NULL, "group must be a mapping");

@@ -19,9 +19,9 @@ typedef struct alert_rule {
     char *name; /* alert name, or the record's metric name */
     char *expr;
     int64_t for_ms, keep_firing_ms;
-    osp_labels labels;         /* in file order (values may be templates) */
-    alert_tmpl **label_tmpls;  /* alerting: one per label */
-    osp_labels annotations;    /* alerting only */
+    osp_labels labels;        /* in file order (values may be templates) */
+    alert_tmpl **label_tmpls; /* alerting: one per label */
+    osp_labels annotations;   /* alerting only */
     alert_tmpl **ann_tmpls;
     int line; /* position of the rule in its file */
 } alert_rule;
@@ -31,7 +31,7 @@ typedef struct alert_group {
     char *file;
     int64_t interval_ms;
     int64_t query_offset_ms;
-    int64_t limit; /* 0 = none */
+    int64_t limit;     /* 0 = none */
     osp_labels labels; /* group labels (rule labels override) */
     alert_rule *rules;
     size_t nrules;

@@ -114,8 +114,8 @@ jtime(const alert_json *o, const char *k, int64_t *out, osp_errinfo *ei)
         return 0;
     }
     if (osp_parse_api_time(osp_str_c(v), out))
-        return osp_errinfo_set(ei, OSP_EINVAL, 0, 0, "invalid %s: \"%s\" is not an RFC3339 time",
-                               k, v);
+        return osp_errinfo_set(ei, OSP_EINVAL, 0, 0, "invalid %s: \"%s\" is not an RFC3339 time", k,
+                               v);
     return 0;
 }
 

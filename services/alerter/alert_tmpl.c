@@ -344,10 +344,12 @@ parse_pipe(lexer *lx, bool allow_decl, char close, tnode_pipe **out)
     }
     if (pp->ncmds == 0 || pp->cmds[pp->ncmds - 1].nargs == 0)
         return lex_err(lx, lx->p, "missing value for command%s", NULL);
-    for (size_t i = 0; i < pp->ncmds; i++)
-        for (size_t j = 1; j < pp->cmds[i].nargs; j++)
-            if (pp->cmds[i].args[0].kind != A_FUNC)
-                return lex_err(lx, lx->p, "can't give argument to non-function%s", NULL);
+    for (size_t i = 0; i < pp->ncmds; i++) {
+        const tnode_arg *a0 = &pp->cmds[i].args[0];
+        bool method = a0->nfields > 0 && strcmp(a0->fields[a0->nfields - 1], "Remove") == 0;
+        if (pp->cmds[i].nargs > 1 && a0->kind != A_FUNC && !method)
+            return lex_err(lx, lx->p, "can't give argument to non-function%s", NULL);
+    }
     *out = pp;
     return 0;
 }
@@ -564,8 +566,7 @@ parse_action(parser *ps, const action *act, tnode **out, endkind *ek)
                 if ((rc = parse_list(ps, &d->body, &dk, &last)))
                     return rc;
                 if (dk != END_END)
-                    return perr(ps, act->open, "unexpected EOF: missing {{end}} of define%s",
-                                NULL);
+                    return perr(ps, act->open, "unexpected EOF: missing {{end}} of define%s", NULL);
                 d->next = ps->t->defines;
                 ps->t->defines = d;
                 return 0;
@@ -659,6 +660,21 @@ alert_tmpl_free(alert_tmpl *t)
         return;
     osp_arena_free(t->arena);
     osp_free(t);
+}
+
+static const tdefine *
+find_define(const alert_tmpl *t, const char *name)
+{
+    for (const tdefine *d = t->defines; d; d = d->next)
+        if (strcmp(d->name, name) == 0)
+            return d;
+    return NULL;
+}
+
+bool
+alert_tmpl_defines(const alert_tmpl *t, const char *name)
+{
+    return find_define(t, name) != NULL;
 }
 
 bool
@@ -756,7 +772,10 @@ field(exec *x, alert_tval v, const char *name, alert_tval *out)
                         items[i] = alert_tval_struct(nv, pv, 2, a);
                     }
                 }
-                *out = (alert_tval){.kind = ALERT_TV_LIST, .n = v.n, .items = items};
+                *out = (alert_tval){.kind = ALERT_TV_LIST,
+                                    .flags = pairs ? ALERT_TV_PAIRS : 0,
+                                    .n = v.n,
+                                    .items = items};
                 return 0;
             }
         }
@@ -770,6 +789,14 @@ field(exec *x, alert_tval v, const char *name, alert_tval *out)
         *out = alert_tval_str(""); /* a missing key of map[string]string */
         return 0;
     }
+    if (v.kind == ALERT_TV_LIST && (v.flags & ALERT_TV_PAIRS) &&
+        (strcmp(name, "Names") == 0 || strcmp(name, "Values") == 0)) {
+        alert_tval *items = osp_arena_alloc(a, sizeof(*items) * (v.n + 1));
+        for (size_t i = 0; i < v.n; i++) /* each pair is the struct {Name, Value} */
+            items[i] = v.items[i].items[name[0] == 'N' ? 0 : 1];
+        *out = (alert_tval){.kind = ALERT_TV_LIST, .n = v.n, .items = items};
+        return 0;
+    }
     if (v.kind == ALERT_TV_LIST && (v.flags & ALERT_TV_ALERTS) &&
         (strcmp(name, "Firing") == 0 || strcmp(name, "Resolved") == 0)) {
         const char *want = name[0] == 'F' ? "firing" : "resolved";
@@ -781,7 +808,8 @@ field(exec *x, alert_tval v, const char *name, alert_tval *out)
                 strcmp(st.s, want) == 0)
                 items[n++] = v.items[i];
         }
-        *out = (alert_tval){.kind = ALERT_TV_LIST, .flags = ALERT_TV_ALERTS, .n = n, .items = items};
+        *out =
+            (alert_tval){.kind = ALERT_TV_LIST, .flags = ALERT_TV_ALERTS, .n = n, .items = items};
         return 0;
     }
     if (v.kind == ALERT_TV_NIL)
@@ -811,7 +839,9 @@ eval_arg(exec *x, const tnode_arg *arg, alert_tval *out)
     switch (arg->kind) {
     case A_STR: *out = alert_tval_str(arg->str); return 0;
     case A_NUM: *out = alert_tval_num(arg->num); return 0;
-    case A_INT: *out = (alert_tval){.kind = ALERT_TV_INT, .i = arg->ival, .num = (double)arg->ival}; return 0;
+    case A_INT:
+        *out = (alert_tval){.kind = ALERT_TV_INT, .i = arg->ival, .num = (double)arg->ival};
+        return 0;
     case A_BOOL: *out = (alert_tval){.kind = ALERT_TV_BOOL, .b = arg->b}; return 0;
     case A_NIL: *out = (alert_tval){0}; return 0;
     case A_DOT: return eval_fields(x, x->env->dot, arg, out);
@@ -831,10 +861,58 @@ eval_arg(exec *x, const tnode_arg *arg, alert_tval *out)
     return fail(x, "bad operand%s", NULL);
 }
 
+/* kv_remove: Alertmanager's KV.Remove(keys []string): a copy without keys
+ * (a list of strings, or one string). */
+static int
+kv_remove(exec *x, alert_tval kv, const alert_tval *argv, size_t argc, alert_tval *out)
+{
+    if (kv.kind != ALERT_TV_MAP || !(kv.flags & ALERT_TV_KV))
+        return fail(x, "can't call method Remove on a non-KV value%s", NULL);
+    if (argc != 1 || (argv[0].kind != ALERT_TV_LIST && argv[0].kind != ALERT_TV_STR &&
+                      argv[0].kind != ALERT_TV_NIL))
+        return fail(x, "wrong arguments for Remove (want one []string)%s", NULL);
+    osp_arena *a = x->env->arena;
+    const char **keys = osp_arena_alloc(a, sizeof(*keys) * (kv.n + 1));
+    alert_tval *items = osp_arena_alloc(a, sizeof(*items) * (kv.n + 1));
+    size_t n = 0;
+    for (size_t i = 0; i < kv.n; i++) {
+        bool drop = false;
+        if (argv[0].kind == ALERT_TV_STR)
+            drop = strcmp(argv[0].s, kv.keys[i]) == 0;
+        for (size_t k = 0; argv[0].kind == ALERT_TV_LIST && k < argv[0].n && !drop; k++)
+            drop = argv[0].items[k].kind == ALERT_TV_STR &&
+                   strcmp(argv[0].items[k].s, kv.keys[i]) == 0;
+        if (!drop) {
+            keys[n] = kv.keys[i];
+            items[n++] = kv.items[i];
+        }
+    }
+    *out =
+        (alert_tval){.kind = ALERT_TV_MAP, .flags = kv.flags, .n = n, .keys = keys, .items = items};
+    return 0;
+}
+
 static int
 eval_cmd(exec *x, const tnode_cmd *c, const alert_tval *prev, alert_tval *out)
 {
     if (c->args[0].kind != A_FUNC) {
+        const tnode_arg *a0 = &c->args[0];
+        if (a0->nfields > 0 && strcmp(a0->fields[a0->nfields - 1], "Remove") == 0 &&
+            (c->nargs > 1 || prev)) {
+            /* a method call: evaluate the receiver without the last field */
+            tnode_arg recv = *a0;
+            recv.nfields--;
+            alert_tval kv, argv[TMPL_MAX_ARGS + 1];
+            size_t n = 0;
+            int rc = eval_arg(x, &recv, &kv);
+            for (size_t i = 1; rc == 0 && i < c->nargs; i++)
+                rc = eval_arg(x, &c->args[i], &argv[n++]);
+            if (rc)
+                return rc;
+            if (prev)
+                argv[n++] = *prev;
+            return kv_remove(x, kv, argv, n, out);
+        }
         if (prev)
             return fail(x, "can't give argument to non-function%s", NULL);
         return eval_arg(x, &c->args[0], out);
@@ -910,9 +988,10 @@ run_range(exec *x, const tnode *n, alert_tval v)
     for (size_t k = 0; k < count; k++) {
         size_t i = order[k];
         x->nvars = mark;
-        alert_tval key = v.kind == ALERT_TV_MAP
-                             ? alert_tval_str(v.keys[i])
-                             : (alert_tval){.kind = ALERT_TV_INT, .i = (int64_t)k, .num = (double)k};
+        alert_tval key =
+            v.kind == ALERT_TV_MAP
+                ? alert_tval_str(v.keys[i])
+                : (alert_tval){.kind = ALERT_TV_INT, .i = (int64_t)k, .num = (double)k};
         int rc = 0;
         if (n->pipe->ndecl == 2) {
             rc = var_push(x, n->pipe->decl[0], key);
@@ -974,9 +1053,9 @@ run_node(exec *x, const tnode *n)
         return run_range(x, n, v);
     }
     case N_TEMPLATE: {
-        const tdefine *d = x->t->defines;
-        while (d && strcmp(d->name, n->text) != 0)
-            d = d->next;
+        const tdefine *d = find_define(x->t, n->text);
+        for (size_t i = 0; d == NULL && i < x->env->nlibs; i++)
+            d = find_define(x->env->libs[i], n->text);
         if (d == NULL)
             return fail(x, "no such template \"%s\"", n->text);
         v = (alert_tval){0};

@@ -1,7 +1,8 @@
 /* alert_tmpl.h - the subset of Go text/template that Prometheus rule files and
  * Alertmanager notification fields use: {{ pipeline }}, if/else if/else,
  * range (with $i, $e :=), with, variables ($x := / =), define/template within
- * one text, comments, trim markers, and the functions of Prometheus' and
+ * one text (and in libraries: see alert_tmpl_env.libs), comments, trim markers,
+ * the KV method .Remove, and the functions of Prometheus' and
  * Alertmanager's templates (humanize*, printf, index, len, eq..., toUpper,
  * join, match, reReplaceAll, query/first/label/value...). Parsed once at load
  * (errors name line:col), executed per evaluation into a buffer. */
@@ -22,17 +23,18 @@
 typedef enum alert_tval_kind {
     ALERT_TV_NIL = 0,
     ALERT_TV_STR,
-    ALERT_TV_NUM,  /* float64 */
-    ALERT_TV_INT,  /* int (literals, len, range index) */
+    ALERT_TV_NUM, /* float64 */
+    ALERT_TV_INT, /* int (literals, len, range index) */
     ALERT_TV_BOOL,
     ALERT_TV_LIST,
-    ALERT_TV_MAP,  /* keys/items; see flags */
+    ALERT_TV_MAP, /* keys/items; see flags */
 } alert_tval_kind;
 
 enum {
     ALERT_TV_KV = 1,     /* Alertmanager's KV: .SortedPairs .Names .Values */
     ALERT_TV_STRUCT = 2, /* a struct: an unknown field is an execution error */
     ALERT_TV_ALERTS = 4, /* a list of alerts: .Firing .Resolved */
+    ALERT_TV_PAIRS = 8,  /* KV.SortedPairs: a list of {Name, Value}: .Names .Values */
 };
 
 /* A template value. Strings and arrays are borrowed (usually from the
@@ -69,6 +71,9 @@ int alert_tmpl_parse(const char *name, const char *src, size_t len, alert_tmpl *
                      osp_errinfo *ei);
 void alert_tmpl_free(alert_tmpl *t); /* NULL-safe */
 
+/* alert_tmpl_defines: true when t defines a template named name. */
+bool alert_tmpl_defines(const alert_tmpl *t, const char *name);
+
 /* alert_tmpl_plain: true when the text has no action (it renders as itself). */
 bool alert_tmpl_plain(const alert_tmpl *t);
 
@@ -84,18 +89,22 @@ typedef struct alert_tmpl_env {
     const char *const *vars; /* predefined variables without '$' ("labels", "value", ...) */
     const alert_tval *vals;
     size_t nvars;
-    const char *external_url; /* externalURL / pathPrefix functions; may be NULL */
+    const char *external_url;  /* externalURL / pathPrefix functions; may be NULL */
     alert_tmpl_query_fn query; /* NULL: query fails with "query is not available" */
     void *query_ctx;
     osp_arena *arena; /* scratch for the execution (caller resets) */
+    /* Template libraries: {{ template "name" }} looks in the executed
+     * template's own defines, then in libs[0..nlibs) in order (user files
+     * before the built-in defaults, so users can override them). */
+    const alert_tmpl *const *libs;
+    size_t nlibs;
 } alert_tmpl_env;
 
 /* alert_tmpl_exec: run t, appending the text to out. On an execution error
  * the text written so far stays in out, and OSP_EINVAL is returned with the
  * message in ei (Prometheus then uses "<error expanding template: msg>").
  * Reentrant: t is only read. */
-int alert_tmpl_exec(const alert_tmpl *t, const alert_tmpl_env *env, osp_buf *out,
-                    osp_errinfo *ei);
+int alert_tmpl_exec(const alert_tmpl *t, const alert_tmpl_env *env, osp_buf *out, osp_errinfo *ei);
 
 /* ---- Prometheus' humanize family (also used by the unit tests) ---- */
 void alert_humanize(osp_buf *out, double v);

@@ -247,8 +247,8 @@ buf_val(alert_tmpl_call *c, osp_buf *b)
 typedef void (*num_fmt)(osp_buf *, double);
 
 static int
-humanize_common(alert_tmpl_call *c, const char *fn, num_fmt f, const alert_tval *argv,
-                size_t argc, alert_tval *out)
+humanize_common(alert_tmpl_call *c, const char *fn, num_fmt f, const alert_tval *argv, size_t argc,
+                alert_tval *out)
 {
     double v;
     int rc = nargs(c, fn, argc, 1);
@@ -732,6 +732,7 @@ STRFN(f_trim, "trimSpace", s_trim)
 STRFN(f_urlquery, "urlquery", s_urlquery)
 STRFN(f_html, "html", s_html)
 STRFN(f_safe, "safeHtml", s_ident)
+STRFN(f_safe_url, "safeUrl", s_ident)
 STRFN(f_strip_port, "stripPort", s_strip_port)
 STRFN(f_strip_domain, "stripDomain", s_strip_domain)
 
@@ -751,6 +752,17 @@ f_join(alert_tmpl_call *c, const alert_tval *argv, size_t argc, alert_tval *out)
         alert_tmpl_print(&b, &argv[1].items[i]);
     }
     *out = buf_val(c, &b);
+    return 0;
+}
+
+/* stringSlice / list (Alertmanager): the arguments as a list. */
+static int
+f_list(alert_tmpl_call *c, const alert_tval *argv, size_t argc, alert_tval *out)
+{
+    alert_tval *items = osp_arena_alloc(c->a, sizeof(*items) * (argc + 1));
+    for (size_t i = 0; i < argc; i++)
+        items[i] = argv[i];
+    *out = (alert_tval){.kind = ALERT_TV_LIST, .n = argc, .items = items};
     return 0;
 }
 
@@ -791,7 +803,8 @@ f_re_replace(alert_tmpl_call *c, const alert_tval *argv, size_t argc, alert_tval
     while (*s && regexec(&re, s, 10, m, flags) == 0) {
         osp_buf_append(&b, s, (size_t)m[0].rm_so);
         for (const char *r = repl; *r; r++) {
-            if (*r == '$' && (isdigit((unsigned char)r[1]) || (r[1] == '{' && isdigit((unsigned char)r[2])))) {
+            if (*r == '$' &&
+                (isdigit((unsigned char)r[1]) || (r[1] == '{' && isdigit((unsigned char)r[2])))) {
                 bool brace = r[1] == '{';
                 int g = (brace ? r[2] : r[1]) - '0';
                 r += brace ? 3 : 1;
@@ -988,6 +1001,9 @@ static const struct {
     {"urlquery", f_urlquery},
     {"html", f_html},
     {"safeHtml", f_safe},
+    {"safeUrl", f_safe_url},
+    {"stringSlice", f_list},
+    {"list", f_list},
     {"stripPort", f_strip_port},
     {"stripDomain", f_strip_domain},
     {"join", f_join},

@@ -20,7 +20,17 @@ typedef struct alert_tmpl_call {
 typedef int (*alert_tmpl_fn)(alert_tmpl_call *c, const alert_tval *argv, size_t argc,
                              alert_tval *out);
 
-typedef enum tnode_arg_kind { A_STR, A_NUM, A_INT, A_BOOL, A_NIL, A_DOT, A_VAR, A_PIPE, A_FUNC } tnode_arg_kind;
+typedef enum tnode_arg_kind {
+    A_STR,
+    A_NUM,
+    A_INT,
+    A_BOOL,
+    A_NIL,
+    A_DOT,
+    A_VAR,
+    A_PIPE,
+    A_FUNC
+} tnode_arg_kind;
 
 typedef struct tnode_pipe tnode_pipe;
 
@@ -30,8 +40,8 @@ typedef struct tnode_arg {
     double num;
     long long ival;
     bool b;
-    tnode_pipe *pipe;     /* A_PIPE */
-    alert_tmpl_fn func;   /* A_FUNC */
+    tnode_pipe *pipe;   /* A_PIPE */
+    alert_tmpl_fn func; /* A_FUNC */
     char *fields[TMPL_MAX_FIELDS];
     size_t nfields;
 } tnode_arg;

@@ -22,13 +22,19 @@ typedef struct cache_ent {
 } cache_ent;
 
 static const char *const synth_names[COLL_SYNTH_N] = {
-    "up", "scrape_duration_seconds", "scrape_samples_scraped",
-    "scrape_samples_post_metric_relabeling", "scrape_series_added", "scrape_parse_errors",
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+    "scrape_parse_errors",
 };
 static const char *const synth_help[COLL_SYNTH_N] = {
     "1 if the last scrape of the target succeeded, 0 if it failed",
-    "Duration of the scrape", "Samples the target exposed",
-    "Samples left after metric relabeling", "New series in this scrape",
+    "Duration of the scrape",
+    "Samples the target exposed",
+    "Samples left after metric relabeling",
+    "New series in this scrape",
     "Lines of the exposition that were rejected (bad syntax or duplicate series)",
 };
 
@@ -286,8 +292,8 @@ write_synth(coll_tstate *st, int64_t ts_ms, double duration_s, const coll_scrape
             osp_mbatch *b)
 {
     double v[COLL_SYNTH_N] = {
-        res->up ? 1 : 0, duration_s, (double)res->scraped, (double)res->post_relabel,
-        (double)res->added, (double)res->parse_errors,
+        res->up ? 1 : 0,           duration_s,         (double)res->scraped,
+        (double)res->post_relabel, (double)res->added, (double)res->parse_errors,
     };
     for (int i = 0; i < COLL_SYNTH_N; i++) {
         osp_mbatch_add_series(b, &st->synth[i], &ts_ms, &v[i], 1);
@@ -343,8 +349,8 @@ evict_cache(coll_tstate *st)
 }
 
 void
-coll_append_page(coll_tstate *st, osp_expfmt_dialect d, const char *page, size_t len,
-                 int64_t ts_ms, double duration_s, osp_mbatch *b, coll_scrape_result *res)
+coll_append_page(coll_tstate *st, osp_expfmt_dialect d, const char *page, size_t len, int64_t ts_ms,
+                 double duration_s, osp_mbatch *b, coll_scrape_result *res)
 {
     memset(res, 0, sizeof(*res));
     coll_series_begin(&st->series);

@@ -17,8 +17,15 @@
 #include "log.h"
 #include "osp_buf.h"
 
-enum { COLL_SYNTH_UP, COLL_SYNTH_DURATION, COLL_SYNTH_SCRAPED, COLL_SYNTH_POST_RELABEL,
-       COLL_SYNTH_ADDED, COLL_SYNTH_PARSE_ERRORS, COLL_SYNTH_N };
+enum {
+    COLL_SYNTH_UP,
+    COLL_SYNTH_DURATION,
+    COLL_SYNTH_SCRAPED,
+    COLL_SYNTH_POST_RELABEL,
+    COLL_SYNTH_ADDED,
+    COLL_SYNTH_PARSE_ERRORS,
+    COLL_SYNTH_N
+};
 
 /* Per-target state. */
 typedef struct coll_tstate {
@@ -27,9 +34,9 @@ typedef struct coll_tstate {
     coll_map meta;          /* family hash -> content hash (metadata already sent) */
     coll_series_set series; /* for staleness */
     osp_labels synth[COLL_SYNTH_N];
-    bool synth_published;   /* synthetic series were written at least once */
-    osp_ratelim err_rl;     /* bad-line complaints */
-    osp_ratelim fail_rl;    /* failed scrapes */
+    bool synth_published; /* synthetic series were written at least once */
+    osp_ratelim err_rl;   /* bad-line complaints */
+    osp_ratelim fail_rl;  /* failed scrapes */
     /* scratch reused by every scrape */
     osp_buf key;
     osp_buf s1, s2, s3;

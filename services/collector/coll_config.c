@@ -10,51 +10,106 @@
 #include "osp_mem.h"
 
 const osp_conf_field coll_settings_schema[] = {
-    {.key = "listen", .type = OSP_CONF_STR, .offset = offsetof(coll_settings, listen),
-     .def = "127.0.0.1:9201", .help = "HTTP listen address (/metrics, /health, /ready, /-/reload)"},
-    {.key = "store_ingest", .type = OSP_CONF_STR, .offset = offsetof(coll_settings, store_ingest),
-     .def = "tcp://127.0.0.1:7201", .help = "store ingest URL(s), comma-separated (NNG PUB dials)"},
-    {.key = "store_ack", .type = OSP_CONF_STR, .offset = offsetof(coll_settings, store_ack),
-     .def = "tcp://127.0.0.1:7202", .help = "store ack URL(s), comma-separated (NNG SUB dials)"},
-    {.key = "spool_dir", .type = OSP_CONF_STR, .offset = offsetof(coll_settings, spool_dir),
+    {.key = "listen",
+     .type = OSP_CONF_STR,
+     .offset = offsetof(coll_settings, listen),
+     .def = "127.0.0.1:9201",
+     .help = "HTTP listen address (/metrics, /health, /ready, /-/reload)"},
+    {.key = "store_ingest",
+     .type = OSP_CONF_STR,
+     .offset = offsetof(coll_settings, store_ingest),
+     .def = "tcp://127.0.0.1:7201",
+     .help = "store ingest URL(s), comma-separated (NNG PUB dials)"},
+    {.key = "store_ack",
+     .type = OSP_CONF_STR,
+     .offset = offsetof(coll_settings, store_ack),
+     .def = "tcp://127.0.0.1:7202",
+     .help = "store ack URL(s), comma-separated (NNG SUB dials)"},
+    {.key = "spool_dir",
+     .type = OSP_CONF_STR,
+     .offset = offsetof(coll_settings, spool_dir),
      .help = "directory for unacked batches (empty: memory only)"},
-    {.key = "spool_max_bytes", .type = OSP_CONF_BYTES,
-     .offset = offsetof(coll_settings, spool_max_bytes), .def = "256MiB",
+    {.key = "spool_max_bytes",
+     .type = OSP_CONF_BYTES,
+     .offset = offsetof(coll_settings, spool_max_bytes),
+     .def = "256MiB",
      .help = "bound of the spool; the oldest batches are dropped beyond it"},
-    {.key = "redis", .type = OSP_CONF_SECRET, .offset = offsetof(coll_settings, redis),
+    {.key = "redis",
+     .type = OSP_CONF_SECRET,
+     .offset = offsetof(coll_settings, redis),
      .help = "Redis URL for sharding targets between collectors (not implemented yet)"},
-    {.key = "collector_id", .type = OSP_CONF_STR, .offset = offsetof(coll_settings, collector_id),
+    {.key = "collector_id",
+     .type = OSP_CONF_STR,
+     .offset = offsetof(coll_settings, collector_id),
      .help = "producer id on the bus (default: <hostname>-<http port>)"},
-    {.key = "log_level", .type = OSP_CONF_LOGLEVEL, .offset = offsetof(coll_settings, log_level),
-     .def = "info", .help = "debug, info, warn or error"},
-    {.key = "flush_timeout", .type = OSP_CONF_DURATION,
-     .offset = offsetof(coll_settings, flush_timeout), .def = "10s",
+    {.key = "log_level",
+     .type = OSP_CONF_LOGLEVEL,
+     .offset = offsetof(coll_settings, log_level),
+     .def = "info",
+     .help = "debug, info, warn or error"},
+    {.key = "flush_timeout",
+     .type = OSP_CONF_DURATION,
+     .offset = offsetof(coll_settings, flush_timeout),
+     .def = "10s",
      .help = "how long shutdown waits for the store to ack spooled batches"},
-    {.key = "sd_check_interval", .type = OSP_CONF_DURATION,
-     .offset = offsetof(coll_settings, sd_check_interval), .def = "5s", .min = 100, .max = 3600000,
+    {.key = "sd_check_interval",
+     .type = OSP_CONF_DURATION,
+     .offset = offsetof(coll_settings, sd_check_interval),
+     .def = "5s",
+     .min = 100,
+     .max = 3600000,
      .help = "how often file_sd files are checked for changes"},
 };
-const size_t coll_settings_schema_len = sizeof(coll_settings_schema) / sizeof(coll_settings_schema[0]);
+const size_t coll_settings_schema_len =
+    sizeof(coll_settings_schema) / sizeof(coll_settings_schema[0]);
 
 /* Prometheus keys we accept and ignore, warning once per load. */
-static const char *const ignored_top[] = {"rule_files", "alerting", "remote_write", "remote_read",
-                                          "storage", "tracing", "scrape_config_files", "otlp",
-                                          "runtime", NULL};
-static const char *const ignored_global[] = {
-    "evaluation_interval", "rule_query_offset", "query_log_file", "scrape_failure_log_file",
-    "scrape_protocols", "label_name_length_limit", "label_value_length_limit", "target_limit",
-    "keep_dropped_targets", "metric_name_validation_scheme", "metric_name_escaping_scheme",
-    "always_scrape_classic_histograms", "convert_classic_histograms_to_nhcb",
-    "native_histogram_bucket_limit", "native_histogram_min_bucket_factor", NULL};
-static const char *const ignored_job[] = {
-    "tls_config", "proxy_url", "no_proxy", "proxy_from_environment", "proxy_connect_header",
-    "follow_redirects", "enable_http2", "oauth2", "scrape_protocols", "track_timestamps_staleness",
-    "scrape_classic_histograms", "always_scrape_classic_histograms",
-    "native_histogram_bucket_limit", "native_histogram_min_bucket_factor", "target_limit",
-    "label_name_length_limit", "label_value_length_limit", "keep_dropped_targets",
-    "enable_compression", "http_headers", "metric_name_validation_scheme",
-    "metric_name_escaping_scheme", "scrape_failure_log_file", "convert_classic_histograms_to_nhcb",
-    "enable_native_histograms", "honor_metadata", NULL};
+static const char *const ignored_top[] = {
+    "rule_files",          "alerting", "remote_write", "remote_read", "storage", "tracing",
+    "scrape_config_files", "otlp",     "runtime",      NULL};
+static const char *const ignored_global[] = {"evaluation_interval",
+                                             "rule_query_offset",
+                                             "query_log_file",
+                                             "scrape_failure_log_file",
+                                             "scrape_protocols",
+                                             "label_name_length_limit",
+                                             "label_value_length_limit",
+                                             "target_limit",
+                                             "keep_dropped_targets",
+                                             "metric_name_validation_scheme",
+                                             "metric_name_escaping_scheme",
+                                             "always_scrape_classic_histograms",
+                                             "convert_classic_histograms_to_nhcb",
+                                             "native_histogram_bucket_limit",
+                                             "native_histogram_min_bucket_factor",
+                                             NULL};
+static const char *const ignored_job[] = {"tls_config",
+                                          "proxy_url",
+                                          "no_proxy",
+                                          "proxy_from_environment",
+                                          "proxy_connect_header",
+                                          "follow_redirects",
+                                          "enable_http2",
+                                          "oauth2",
+                                          "scrape_protocols",
+                                          "track_timestamps_staleness",
+                                          "scrape_classic_histograms",
+                                          "always_scrape_classic_histograms",
+                                          "native_histogram_bucket_limit",
+                                          "native_histogram_min_bucket_factor",
+                                          "target_limit",
+                                          "label_name_length_limit",
+                                          "label_value_length_limit",
+                                          "keep_dropped_targets",
+                                          "enable_compression",
+                                          "http_headers",
+                                          "metric_name_validation_scheme",
+                                          "metric_name_escaping_scheme",
+                                          "scrape_failure_log_file",
+                                          "convert_classic_histograms_to_nhcb",
+                                          "enable_native_histograms",
+                                          "honor_metadata",
+                                          NULL};
 
 static bool
 in_list(const char *const *list, const char *k)
@@ -277,10 +332,12 @@ parse_file_sd(const osp_yaml_node *v, coll_job *j, osp_errinfo *ei)
             if (strcmp(key, "files") == 0) {
                 if (x->type != OSP_YAML_SEQ)
                     return osp_yaml_err(ei, x, "files", OSP_EINVAL, "expected a list of globs");
-                j->sd_files = osp_reallocarray(j->sd_files, j->nsd_files + x->n + 1, sizeof(char *));
+                j->sd_files =
+                    osp_reallocarray(j->sd_files, j->nsd_files + x->n + 1, sizeof(char *));
                 for (size_t f = 0; f < x->n; f++) {
                     if (x->items[f]->type != OSP_YAML_SCALAR)
-                        return osp_yaml_err(ei, x->items[f], "files", OSP_EINVAL, "expected a path");
+                        return osp_yaml_err(ei, x->items[f], "files", OSP_EINVAL,
+                                            "expected a path");
                     j->sd_files[j->nsd_files++] = osp_strdup(x->items[f]->str);
                 }
             } else if (strcmp(key, "refresh_interval") == 0) {
@@ -376,7 +433,8 @@ parse_job_key(pctx *c, const osp_yaml_pair *p, coll_job *j, bool *timeout_set)
     if (strcmp(k, "fallback_scrape_protocol") == 0) {
         if (v->type != OSP_YAML_SCALAR)
             return osp_yaml_err(ei, v, k, OSP_EINVAL, "expected a protocol name");
-        if (strcmp(v->str, "PrometheusText0.0.4") == 0 || strcmp(v->str, "PrometheusText1.0.0") == 0)
+        if (strcmp(v->str, "PrometheusText0.0.4") == 0 ||
+            strcmp(v->str, "PrometheusText1.0.0") == 0)
             j->fallback_dialect = OSP_EXPFMT_TEXT;
         else if (strcmp(v->str, "OpenMetricsText1.0.0") == 0 ||
                  strcmp(v->str, "OpenMetricsText0.0.1") == 0)
@@ -467,8 +525,8 @@ parse_job(pctx *c, const osp_yaml_node *m, size_t idx, const coll_config *cfg, c
     if (!j->scheme)
         j->scheme = osp_strdup("http");
     if (!timeout_set)
-        j->timeout_ms = cfg->scrape_timeout_ms < j->interval_ms ? cfg->scrape_timeout_ms
-                                                                : j->interval_ms;
+        j->timeout_ms =
+            cfg->scrape_timeout_ms < j->interval_ms ? cfg->scrape_timeout_ms : j->interval_ms;
     if (j->interval_ms <= 0)
         return osp_yaml_err(ei, m, where, OSP_EINVAL, "scrape_interval must be positive");
     if (j->timeout_ms <= 0 || j->timeout_ms > j->interval_ms)
@@ -610,7 +668,8 @@ coll_config_load(const char *path, const osp_cli *cli, coll_config **out, osp_er
         goto done;
     if ((rc = coll_config_parse(doc ? osp_yaml_root(doc) : NULL, &cfg, ei)))
         goto done;
-    if (cli && (rc = osp_cli_apply(cli, coll_settings_schema, coll_settings_schema_len, &cfg->set, ei)))
+    if (cli &&
+        (rc = osp_cli_apply(cli, coll_settings_schema, coll_settings_schema_len, &cfg->set, ei)))
         goto done;
     cfg->path = path ? osp_strdup(path) : NULL;
     *out = cfg;

@@ -26,7 +26,7 @@ typedef struct coll_settings {
     char *redis;
     char *collector_id;
     osp_log_level log_level;
-    int64_t flush_timeout;   /* ms */
+    int64_t flush_timeout;     /* ms */
     int64_t sd_check_interval; /* ms; how often file_sd files are stat()ed */
 } coll_settings;
 

@@ -230,8 +230,8 @@ coll_daemon_new(coll_config *cfg, const osp_cli *cli, coll_daemon **out, osp_err
     d->sd = coll_sd_new();
     coll_sd_refresh(d->sd, d->cfg, osp_now_ms(), true);
     if (cfg->set.redis && *cfg->set.redis &&
-        (rc = coll_shard_new(d->base, cfg->set.redis, d->producer_id, on_shard_change, d,
-                             &d->shard, ei)))
+        (rc = coll_shard_new(d->base, cfg->set.redis, d->producer_id, on_shard_change, d, &d->shard,
+                             ei)))
         goto fail;
     osp_metrics_gauge_func(d->reg, "osprey_collector_shard_members",
                            "Collectors sharing the targets (1 without Redis).", shard_members, d);

@@ -19,8 +19,9 @@ coll_metrics_init(coll_metrics *m, osp_metrics *reg)
                                        "Targets currently scraped, by job", 1, job);
     m->samples = osp_metrics_counter(reg, "osprey_collector_samples_scraped_total",
                                      "Samples read from targets");
-    m->parse_errors = osp_metrics_counter(reg, "osprey_collector_parse_errors_total",
-                                          "Exposition lines rejected (bad syntax or duplicate series)");
+    m->parse_errors =
+        osp_metrics_counter(reg, "osprey_collector_parse_errors_total",
+                            "Exposition lines rejected (bad syntax or duplicate series)");
     m->reloads = osp_metrics_counter(reg, "osprey_collector_config_reloads_total",
                                      "Successful configuration reloads");
     m->reload_failures = osp_metrics_counter(reg, "osprey_collector_config_reload_failures_total",

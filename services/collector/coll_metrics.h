@@ -7,18 +7,17 @@
 #include "metrics.h"
 
 typedef struct coll_metrics {
-    osp_metrics *reg;  /* borrowed */
-    osp_metric *scrapes;  /* counter vec {job} */
-    osp_metric *failures; /* counter vec {job} */
-    osp_metric *targets;  /* gauge vec {job} */
-    osp_metric *samples;  /* counter */
-    osp_metric *parse_errors; /* counter */
-    osp_metric *reloads;      /* counter */
+    osp_metrics *reg;            /* borrowed */
+    osp_metric *scrapes;         /* counter vec {job} */
+    osp_metric *failures;        /* counter vec {job} */
+    osp_metric *targets;         /* gauge vec {job} */
+    osp_metric *samples;         /* counter */
+    osp_metric *parse_errors;    /* counter */
+    osp_metric *reloads;         /* counter */
     osp_metric *reload_failures; /* counter */
 } coll_metrics;
 
 /* coll_metrics_init: register the collector's metrics in reg (borrowed). */
 void coll_metrics_init(coll_metrics *m, osp_metrics *reg);
-
 
 #endif

@@ -38,8 +38,8 @@ compile(coll_relabel *r, osp_errinfo *ei)
     osp_buf_printf(&pat, "^(?s:%s)$", r->regex);
     int errcode = 0;
     PCRE2_SIZE erroff = 0;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat.data, pat.len, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF,
-                                   &errcode, &erroff, NULL);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat.data, pat.len,
+                                   PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &errcode, &erroff, NULL);
     osp_buf_fini(&pat);
     if (!re) {
         PCRE2_UCHAR msg[256];
@@ -59,10 +59,12 @@ validate(coll_relabel *r, osp_errinfo *ei)
                         r->action == COLL_RL_LOWERCASE || r->action == COLL_RL_UPPERCASE ||
                         r->action == COLL_RL_KEEPEQUAL || r->action == COLL_RL_DROPEQUAL;
     if (needs_target && (!r->target_label || !*r->target_label))
-        return osp_errinfo_set(ei, OSP_EINVAL, line, col, "relabel action %s requires 'target_label'",
+        return osp_errinfo_set(ei, OSP_EINVAL, line, col,
+                               "relabel action %s requires 'target_label'",
                                action_names[r->action]);
     if (r->action == COLL_RL_HASHMOD && r->modulus == 0)
-        return osp_errinfo_set(ei, OSP_EINVAL, line, col, "relabel action hashmod requires non-zero 'modulus'");
+        return osp_errinfo_set(ei, OSP_EINVAL, line, col,
+                               "relabel action hashmod requires non-zero 'modulus'");
     return compile(r, ei);
 }
 
@@ -265,10 +267,8 @@ apply_one(const coll_relabel *r, osp_labels *ls, pcre2_match_data *md, osp_buf *
             break;
         osp_labels_set(ls, osp_buf_cstr(a), osp_buf_cstr(b));
         break;
-    case COLL_RL_KEEP:
-        return match(r, v, md);
-    case COLL_RL_DROP:
-        return !match(r, v, md);
+    case COLL_RL_KEEP: return match(r, v, md);
+    case COLL_RL_DROP: return !match(r, v, md);
     case COLL_RL_HASHMOD: {
         uint8_t d[16];
         coll_md5(v, val->len, d);

@@ -30,12 +30,12 @@ typedef struct coll_relabel {
     coll_relabel_action action;
     char **source_labels;
     size_t nsource;
-    char *separator;    /* default ";" */
-    char *regex;        /* as written; default "(.*)" */
-    void *re;           /* pcre2_code of ^(?s:regex)$ */
+    char *separator; /* default ";" */
+    char *regex;     /* as written; default "(.*)" */
+    void *re;        /* pcre2_code of ^(?s:regex)$ */
     uint64_t modulus;
     char *target_label;
-    char *replacement;  /* default "$1" */
+    char *replacement; /* default "$1" */
 } coll_relabel;
 
 /* coll_relabel_parse: compile one rule from a YAML mapping (keys source_labels,

@@ -16,7 +16,7 @@
 #include "osp_time.h"
 
 #define ACCEPT_HEADER                                                                              \
-    "Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;"           \
+    "Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;"             \
     "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 
 typedef struct starget {
@@ -41,10 +41,10 @@ struct coll_scraper {
     bool started;
     atomic_bool running;
     pthread_mutex_t mu;
-    bool stop;           /* under mu */
+    bool stop;                /* under mu */
     coll_config *pending_cfg; /* under mu */
-    coll_tset pending;   /* under mu */
-    bool has_pending;    /* under mu */
+    coll_tset pending;        /* under mu */
+    bool has_pending;         /* under mu */
     /* scrape thread only */
     coll_config *cfg;
     starget **t;
@@ -138,7 +138,8 @@ read_secret(const char *path, char *out, size_t outsz)
     size_t n = fread(out, 1, outsz - 1, f);
     fclose(f);
     out[n] = 0;
-    while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' ' || out[n - 1] == '\t'))
+    while (n &&
+           (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' ' || out[n - 1] == '\t'))
         out[--n] = 0;
     return true;
 }

@@ -63,7 +63,8 @@ static bool
 has_sd_ext(const char *p)
 {
     const char *dot = strrchr(p, '.');
-    return dot && (strcmp(dot, ".json") == 0 || strcmp(dot, ".yml") == 0 || strcmp(dot, ".yaml") == 0);
+    return dot &&
+           (strcmp(dot, ".json") == 0 || strcmp(dot, ".yml") == 0 || strcmp(dot, ".yaml") == 0);
 }
 
 int

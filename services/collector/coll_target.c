@@ -129,7 +129,8 @@ coll_target_build(const coll_job *job, const coll_tgroup *g, const char *addr, c
     s = osp_labels_get(&ls, "__scrape_timeout__");
     if (!s || osp_parse_duration(osp_str_c(s), &tms) || tms <= 0 || tms > ims) {
         rc = osp_errinfo_set(ei, OSP_EINVAL, 0, 0,
-                             "target %s: invalid __scrape_timeout__ (or greater than interval)", addr);
+                             "target %s: invalid __scrape_timeout__ (or greater than interval)",
+                             addr);
         goto done;
     }
     memset(out, 0, sizeof(*out));

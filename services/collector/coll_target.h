@@ -46,8 +46,7 @@ int coll_target_build(const coll_job *job, const coll_tgroup *g, const char *add
 /* coll_tset_add_groups: coll_target_build every target of groups[0..n) into
  * set, skipping dropped targets and duplicates (same key); a target with an
  * error is logged and skipped. */
-void coll_tset_add_groups(coll_tset *set, const coll_job *job, const coll_tgroup *groups,
-                          size_t n);
+void coll_tset_add_groups(coll_tset *set, const coll_job *job, const coll_tgroup *groups, size_t n);
 
 /* coll_target_offset: the fixed offset in [0, interval) at which the target
  * with this key is scraped inside each interval (spread like Prometheus). */

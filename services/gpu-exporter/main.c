@@ -97,9 +97,10 @@ main(int argc, char **argv)
     }
     const osp_daemon_info info = {
         .prog = "osprey-gpu-exporter",
-        .summary = "Reads NVIDIA GPUs through NVML (dlopen) and AMD GPUs through amdgpu sysfs, "
-                   "serves /metrics and publishes every collection to the Osprey store.\n"
-                   "  --bench-collect N  time N collection cycles, print us per cycle and GPU, exit",
+        .summary =
+            "Reads NVIDIA GPUs through NVML (dlopen) and AMD GPUs through amdgpu sysfs, "
+            "serves /metrics and publishes every collection to the Osprey store.\n"
+            "  --bench-collect N  time N collection cycles, print us per cycle and GPU, exit",
         .flags = flags,
         .nflags = NFLAGS,
         .schema = gpux_settings_schema,

@@ -238,8 +238,8 @@ main(int argc, char **argv)
         snprintf(port, sizeof(port), "%d", osp_http_server_port(srv));
         osp_log(OSP_LOG_INFO, "store", "started", "version", OSPREY_VERSION, "listen",
                 a.conf.listen, "port", port, "ingest", a.conf.ingest, "ack", a.conf.ack, "query",
-                a.conf.query ? a.conf.query : "", "store_id",
-                a.conf.store_id, "pg", osp_buf_cstr(&masked), NULL);
+                a.conf.query ? a.conf.query : "", "store_id", a.conf.store_id, "pg",
+                osp_buf_cstr(&masked), NULL);
         osp_buf_fini(&masked);
     }
     event_base_dispatch(a.base);

@@ -182,8 +182,8 @@ store_pg_migrate(store_pg *pg, osp_errinfo *ei)
     /* Batch payloads are compact protobuf; pglz spends a third of PostgreSQL's
      * ingest CPU on them for little gain, lz4 compresses about as well for a
      * fraction of the cost. Servers built without lz4 keep pglz. */
-    PGresult *lz = PQexec(pg->conn,
-                          "ALTER TABLE osprey_batches ALTER COLUMN payload SET COMPRESSION lz4");
+    PGresult *lz =
+        PQexec(pg->conn, "ALTER TABLE osprey_batches ALTER COLUMN payload SET COMPRESSION lz4");
     if (PQresultStatus(lz) != PGRES_COMMAND_OK)
         osp_log(OSP_LOG_DEBUG, "store.pg", "lz4 payload compression unavailable; keeping pglz",
                 "error", PQresultErrorMessage(lz), NULL);

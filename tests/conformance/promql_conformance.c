@@ -78,9 +78,9 @@ head_rebuild(backend *b)
             osp_labels_addc(&sorted, s->labels[j].name, s->labels[j].value);
         osp_labels_sort(&sorted);
         uint32_t ref;
-        assert_int_equal(store_head_get_or_create(b->h, (uint64_t)store_head_id(&sorted), &sorted,
-                                                  &ref, NULL),
-                         0);
+        assert_int_equal(
+            store_head_get_or_create(b->h, (uint64_t)store_head_id(&sorted), &sorted, &ref, NULL),
+            0);
         for (size_t j = 0; j < s->npts; j++)
             assert_int_equal(store_head_append(b->h, ref, s->pts[j].t, s->pts[j].v),
                              STORE_APPEND_OK);

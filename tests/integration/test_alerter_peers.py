@@ -113,10 +113,16 @@ def test_email_reaches_smtp_server():
     smtp, port, mdir = start_smtp(tmp)
     a = None
     try:
+        # a templates file (relative to the config's directory) with a define
+        with open(os.path.join(tmp.path, "myorg.tmpl"), "w") as f:
+            f.write('{{ define "myorg.subject" }}{{ .CommonLabels.instance }}: '
+                    '{{ .CommonLabels.alertname }} ({{ .Alerts.Firing | len }} firing, '
+                    '{{ .Status }}){{ end }}\n')
         a = alerter(tmp, """global:
   smtp_from: "Osprey <alerts@example.org>"
   smtp_smarthost: "127.0.0.1:%d"
   smtp_require_tls: false
+templates: ['*.tmpl']
 route:
   receiver: platform
   group_by: [alertname]
@@ -126,18 +132,35 @@ route:
       - to: "ops@example.org, Lead <lead@example.org>"
         send_resolved: true
         headers: {X-Team: platform}
+      - to: "custom@example.org"
+        headers:
+          Subject: '{{ template "myorg.subject" . }}'
+          X-Severity: '{{ .CommonLabels.severity | toUpper }}'
+        text: '{{ template "__text_alert_list" .Alerts.Firing }}'
+        html: '<p>{{ range .Alerts }}{{ .Annotations.summary }}{{ end }}</p>'
 """ % (port, ROUTE_FAST))
         post_alerts(a.url, [alert("DiskAlmostFull", instance="db1", severity="critical")])
-        files = wait_until(lambda: sorted(glob.glob(mdir + "/*.eml")), 20, what="an email")
-        with open(files[0], "rb") as f:
-            m = email.message_from_bytes(f.read(), policy=email.policy.default)
-        assert "DiskAlmostFull" in m["Subject"] and m["Subject"].startswith("[FIRING:1]"), m[
-            "Subject"]
-        assert m["X-Rcpt"] == "ops@example.org,lead@example.org", m["X-Rcpt"]
+        files = wait_until(lambda: len(glob.glob(mdir + "/*.eml")) >= 2 and
+                           sorted(glob.glob(mdir + "/*.eml")), 20, what="two emails")
+        msgs = {}
+        for fn in files:
+            with open(fn, "rb") as f:
+                m = email.message_from_bytes(f.read(), policy=email.policy.default)
+            msgs[m["X-Rcpt"]] = m
+        m = msgs["ops@example.org,lead@example.org"]
+        # Alertmanager's __subject (with its space before the parenthesis)
+        assert m["Subject"] == "[FIRING:1] DiskAlmostFull (db1 critical)", m["Subject"]
         assert m["X-Mail-From"] == "alerts@example.org"
         assert m["X-Team"] == "platform" and m["To"].startswith("ops@example.org")
         html = m.get_body(("html",)).get_content()
         assert "DiskAlmostFull happened" in html and "db1" in html
+        c = msgs["custom@example.org"]
+        assert c["Subject"] == "db1: DiskAlmostFull (1 firing, firing)", c["Subject"]
+        assert c["X-Severity"] == "CRITICAL"
+        text = c.get_body(("plain",)).get_content()
+        assert "Labels:\n - alertname = DiskAlmostFull\n" in text.replace("\r\n", "\n"), text
+        assert " - summary = DiskAlmostFull happened" in text, text
+        assert c.get_body(("html",)).get_content().strip() == "<p>DiskAlmostFull happened</p>"
     finally:
         if a:
             a.stop()
@@ -210,22 +233,89 @@ def test_slack_payload_shape():
         tmp.cleanup()
 
 
-def test_templates_in_slack_are_refused_loudly():
+def test_slack_custom_templates():
+    tmp = TempDir("alert-slack3")
+    s = Sink(reply=b"ok")
+    a = None
+    try:
+        with open(os.path.join(tmp.path, "slack.tmpl"), "w") as f:
+            f.write("""{{ define "slack.myorg.title" }}{{ .Status | title }}: """
+                    """{{ .CommonLabels.alertname }} on {{ .CommonLabels.Remove """
+                    """(stringSlice "alertname" "severity") | len }} label(s){{ end }}
+{{ define "slack.myorg.text" }}{{ range .Alerts }}*{{ .Labels.severity }}* """
+                    """{{ .Annotations.summary }} ({{ .Fingerprint }})
+{{ end }}{{ end }}
+""")
+        a = alerter(tmp, """templates: [slack.tmpl]
+route:
+  receiver: ai-team
+  group_by: [alertname]
+%sreceivers:
+  - name: ai-team
+    slack_configs:
+      - api_url: "%s"
+        title: '{{ template "slack.myorg.title" . }}'
+        text: '{{ template "slack.myorg.text" . }}'
+        pretext: '{{ .CommonLabels.service }}'
+        color: '{{ if eq .Status "firing" }}#ff0000{{ else }}#00ff00{{ end }}'
+        username: 'osprey-{{ .Receiver }}'
+        icon_emoji: ':{{ .CommonLabels.severity }}:'
+        channel: '#{{ .CommonLabels.service }}'
+        title_link: '{{ template "__alertmanagerURL" . }}&x=1'
+        fallback: '{{ template "slack.default.fallback" . }}'
+""" % (ROUTE_FAST, s.url("/slack")))
+        post_alerts(a.url, [alert("SlowResponse", service="llm", severity="critical")])
+        b = s.wait(1)[0]
+        att = b["attachments"][0]
+        assert att["title"] == "Firing: SlowResponse on 1 label(s)", att["title"]
+        fp = http("GET", a.url + "/api/v2/alerts")[2].decode().split('"fingerprint":"')[1][:16]
+        assert att["text"] == "*critical* SlowResponse happened (%s)\n" % fp, att["text"]
+        assert att["pretext"] == "llm" and att["color"] == "#ff0000", att
+        assert b["username"] == "osprey-ai-team" and b["icon_emoji"] == ":critical:", b
+        assert b["channel"] == "#llm", b
+        assert att["title_link"].endswith("/#/alerts?receiver=ai-team&x=1"), att
+        assert att["fallback"] == "[FIRING:1] SlowResponse (llm critical) | " + \
+            att["title_link"][:-4], att["fallback"]
+    finally:
+        if a:
+            a.stop()
+        s.down()
+        tmp.cleanup()
+
+
+def test_bad_templates_are_config_errors_with_positions():
     tmp = TempDir("alert-slack2")
     try:
         path = os.path.join(tmp.path, "am.yml")
+        exe = os.path.join(os.environ.get("OSP_BIN_DIR", SRC + "/build/bin"), "osprey-alerter")
         with open(path, "w") as f:
             f.write("""route: {receiver: s}
 receivers:
   - name: s
-    slack_configs: [{api_url: "http://x/", title: "{{ .CommonLabels.alertname }}"}]
+    slack_configs: [{api_url: "http://x/", title: "{{ .CommonLabels.alertname }"}]
+""")
+        r = subprocess.run([exe, "--alertmanager-config", path, "--check-config"],
+                           capture_output=True, text=True)
+        assert r.returncode != 0 and "title" in r.stderr and "am.yml:4:" in r.stderr, r.stderr
+        with open(os.path.join(tmp.path, "bad.tmpl"), "w") as f:
+            f.write('{{ define "x" }}\n  {{ if }}{{ end }}\n')
+        with open(path, "w") as f:
+            f.write("""templates: ['*.tmpl']
+route: {receiver: s}
+receivers: [{name: s}]
+""")
+        r = subprocess.run([exe, "--alertmanager-config", path, "--check-config"],
+                           capture_output=True, text=True)
+        assert r.returncode != 0 and "bad.tmpl:2:" in r.stderr, r.stderr
+        with open(path, "w") as f:
+            f.write("""route: {receiver: s}
+receivers:
   - name: p
     pagerduty_configs: [{routing_key: x}]
 """)
-        r = subprocess.run([os.path.join(os.environ.get("OSP_BIN_DIR", SRC + "/build/bin"),
-                                         "osprey-alerter"), "--alertmanager-config", path,
-                            "--check-config"], capture_output=True, text=True)
-        assert r.returncode != 0 and "title" in r.stderr and "am.yml:4:" in r.stderr, r.stderr
+        r = subprocess.run([exe, "--alertmanager-config", path, "--check-config"],
+                           capture_output=True, text=True)
+        assert r.returncode != 0 and "pagerduty_configs" in r.stderr, r.stderr
     finally:
         tmp.cleanup()
 
@@ -248,4 +338,5 @@ def test_promtool_accepts_shipped_rules():
 if __name__ == "__main__":
     run_tests([test_prometheus_sends_alerts_end_to_end, test_email_reaches_smtp_server,
                test_unreachable_smtp_is_a_clear_error, test_slack_payload_shape,
-               test_templates_in_slack_are_refused_loudly, test_promtool_accepts_shipped_rules])
+               test_slack_custom_templates, test_bad_templates_are_config_errors_with_positions,
+               test_promtool_accepts_shipped_rules])

@@ -4,7 +4,9 @@ alerts into the alerter's own dispatcher and a webhook sink; recording results
 and ALERTS written back through the ingest path; `for` kept across kill -9;
 --check-rules and reload with a bad rule."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -74,6 +76,57 @@ def firing(sink, status="firing"):
     return out
 
 
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+def get_v1(a, path):
+    st, _, body = http("GET", a.url + path)
+    j = json.loads(body)
+    assert st == 200 and j["status"] == "success", (st, body)
+    return j["data"]
+
+
+def check_v1_api(a, rules_file, instance):
+    """/api/v1/rules and /api/v1/alerts in Prometheus' exact shapes."""
+    groups = get_v1(a, "/api/v1/rules")["groups"]
+    assert len(groups) == 1, groups
+    g = groups[0]
+    assert list(g) == ["name", "file", "rules", "interval", "limit", "evaluationTime",
+                       "lastEvaluation"], list(g)
+    assert g["name"] == "fx" and g["file"] == rules_file and g["interval"] == 1, g
+    assert g["limit"] == 0 and isinstance(g["evaluationTime"], (int, float)), g
+    assert RFC3339.match(g["lastEvaluation"]) and not g["lastEvaluation"].startswith("0001"), g
+    rec, al = g["rules"]
+    assert list(rec) == ["name", "query", "labels", "health", "evaluationTime", "lastEvaluation",
+                         "type"], list(rec)
+    assert rec["name"] == "job:fx_temp:max" and rec["query"] == "max by (job) (fx_temp)", rec
+    assert rec["labels"] == {} and rec["health"] == "ok" and rec["type"] == "recording", rec
+    assert list(al) == ["state", "name", "query", "duration", "keepFiringFor", "labels",
+                        "annotations", "alerts", "health", "evaluationTime", "lastEvaluation",
+                        "type"], list(al)
+    assert al["state"] == "firing" and al["name"] == "HotFixture" and al["type"] == "alerting", al
+    assert al["query"] == "fx_temp > 50" and al["duration"] == 4 and al["keepFiringFor"] == 3, al
+    assert al["labels"] == {"severity": "page"} and al["health"] == "ok", al
+    assert al["annotations"] == {"summary": "{{ $labels.instance }} is hot: "
+                                            "{{ $value | humanize }}"}, al
+    assert len(al["alerts"]) == 1, al["alerts"]
+    x = al["alerts"][0]
+    assert list(x) == ["labels", "annotations", "state", "activeAt", "value"], list(x)
+    assert x["labels"] == {"alertname": "HotFixture", "instance": instance, "job": "fx",
+                           "severity": "page"}, x
+    assert x["annotations"] == {"summary": "%s is hot: 1.5k" % instance}, x
+    assert x["state"] == "firing" and x["value"] == "1.5e+03" and RFC3339.match(x["activeAt"]), x
+    # type filters drop the other kind (and groups left empty)
+    only = get_v1(a, "/api/v1/rules?type=alert")["groups"][0]["rules"]
+    assert [r["type"] for r in only] == ["alerting"], only
+    only = get_v1(a, "/api/v1/rules?type=record")["groups"][0]["rules"]
+    assert [r["type"] for r in only] == ["recording"], only
+    st, _, body = http("GET", a.url + "/api/v1/rules?type=bogus")
+    assert st == 400 and json.loads(body)["errorType"] == "bad_data", (st, body)
+    alerts = get_v1(a, "/api/v1/alerts")["alerts"]
+    assert alerts == [x] or (len(alerts) == 1 and alerts[0]["labels"] == x["labels"]), alerts
+
+
 def test_pending_firing_resolved():
     c = Cluster("rules", redis=True)
     ok = False
@@ -100,6 +153,7 @@ def test_pending_firing_resolved():
         assert fs and float(fs[0]["value"][1]) > t_set - 5, fs
         wait_until(lambda: series(c, 'ALERTS{alertname="HotFixture",alertstate="firing"}'), 20,
                    what="ALERTS firing")
+        check_v1_api(a, os.path.join(c.tmp.path, "rules.yml"), fx.address)
         # back to normal: keep_firing_for holds it 3 s, then it resolves
         state["v"] = 10
         t_back = time.time()
@@ -185,6 +239,12 @@ def test_check_rules_and_bad_reload():
             st, _, m = http("GET", a.url + "/metrics")
             return b'osprey_alerter_rule_evaluation_failures_total{rule_group="fx"}' in m
         wait_until(failures, 20, what="failure counter")
+        # Prometheus' API shows the failing rules with their error
+        wait_until(lambda: get_v1(a, "/api/v1/rules")["groups"][0]["lastEvaluation"] !=
+                   "0001-01-01T00:00:00Z", 20, what="a failed evaluation")
+        for r in get_v1(a, "/api/v1/rules")["groups"][0]["rules"]:
+            assert r["health"] == "err" and r["lastError"], r
+        assert get_v1(a, "/api/v1/alerts") == {"alerts": []}
         with open(rules, "w") as f:
             f.write(BAD)
         st, _, body = http("POST", a.url + "/-/reload")

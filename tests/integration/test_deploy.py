@@ -17,11 +17,13 @@ def test_compose_config():
     assert r.returncode == 0, r.stderr
     r = subprocess.run([dc, "-f", os.path.join(h.SRC, "deploy", "docker-compose.yml"), "config",
                         "--services"], capture_output=True, text=True, timeout=60)
-    assert set(r.stdout.split()) >= {"postgres", "redis", "store", "collector", "grafana"}, r.stdout
+    assert set(r.stdout.split()) >= {"postgres", "redis", "store", "collector", "grafana",
+                                     "gpu-exporter", "alerter"}, r.stdout
 
 
 def test_local_configs_check():
-    for name, cfg in (("store", "store.yml"), ("collector", "prometheus.yml")):
+    for name, cfg in (("store", "store.yml"), ("collector", "prometheus.yml"),
+                      ("gpu-exporter", "gpu-exporter.yml"), ("alerter", "alerter.yml")):
         r = subprocess.run([os.path.join(h.BIN, "osprey-" + name), "-c",
                             os.path.join(h.SRC, "deploy", "local", cfg), "--check-config"],
                            capture_output=True, text=True, timeout=30)

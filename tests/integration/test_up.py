@@ -17,7 +17,8 @@ def configured_jobs():
 
 def test_up_query_down():
     tmp = h.TempDir("up")
-    env = dict(os.environ, OSP_VAR=os.path.join(tmp.path, "var"), OSP_PG_PORT=str(h.free_port()))
+    env = dict(os.environ, OSP_VAR=os.path.join(tmp.path, "var"), OSP_PG_PORT=str(h.free_port()),
+               OSP_REDIS_PORT=str(h.free_port()))
     log = open(os.path.join(tmp.path, "up.log"), "wb")
     up = subprocess.Popen([os.path.join(h.SRC, "scripts", "up")], stdout=log,
                           stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -32,12 +33,28 @@ def test_up_query_down():
             got = {r["metric"]["job"]: r["value"][1] for r in j["data"]["result"]}
             return set(got) == jobs and all(v == "1" for v in got.values())
         h.wait_until(all_up, 90, interval=1, what="every configured target up == 1")
+
+        # the alerter evaluates the shipped rules (deploy/rules) against the store
+        shipped = set()
+        for f in os.listdir(os.path.join(h.SRC, "deploy", "rules")):
+            if f.endswith(".yml"):
+                shipped |= set(re.findall(r"^\s*- name:\s*(\S+)",
+                                          open(os.path.join(h.SRC, "deploy", "rules", f)).read(),
+                                          re.M))
+
+        def rules_ok():
+            st, j = h.get_json("http://127.0.0.1:9093/api/v1/rules")
+            groups = j["data"]["groups"]
+            return {g["name"] for g in groups} == shipped and \
+                all(r["health"] == "ok" for g in groups for r in g["rules"])
+        h.wait_until(rules_ok, 90, interval=1, what="shipped rule groups evaluated, health ok")
         pids = {}
         run = os.path.join(env["OSP_VAR"], "run")
         for f in os.listdir(run):
             if f.endswith(".pid"):
                 pids[f] = int(open(os.path.join(run, f)).read().split()[0])
-        assert {"store.pid", "collector.pid", "postgres.pid"} <= set(pids), pids
+        assert {"store.pid", "collector.pid", "postgres.pid", "redis.pid", "alerter.pid",
+            "gpu-exporter.pid"} <= set(pids), pids
         r = subprocess.run([os.path.join(h.SRC, "scripts", "down")], env=env, capture_output=True,
                            text=True, timeout=120)
         assert r.returncode == 0 and "Osprey stopped." in r.stdout, r.stdout + r.stderr

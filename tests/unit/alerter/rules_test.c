@@ -28,12 +28,12 @@ render(const char *src, const char *want)
     osp_labels_addc(&ls, "job", "node");
     static const char *const names[] = {"labels", "value"};
     alert_tval vals[2] = {alert_tval_labels(&ls, 0, a), alert_tval_num(1234567.0)};
-    alert_tmpl_env env = {.dot = alert_tval_struct((const char *const[]){"Labels", "Value"}, vals,
-                                                   2, a),
-                          .vars = names,
-                          .vals = vals,
-                          .nvars = 2,
-                          .arena = a};
+    alert_tmpl_env env = {
+        .dot = alert_tval_struct((const char *const[]){"Labels", "Value"}, vals, 2, a),
+        .vars = names,
+        .vals = vals,
+        .nvars = 2,
+        .arena = a};
     osp_buf out;
     osp_buf_init(&out);
     rc = alert_tmpl_exec(t, &env, &out, &ei);
@@ -232,8 +232,8 @@ test_lifecycle(void **state)
     osp_errinfo_clear(&ei);
     assert_int_equal(alert_rules_load_file(rs, p, 60000, &ei), 0);
     fake f = {.value = NAN};
-    alert_eval_env env = {.query = fq, .sample = fsample, .send = fsend, .ctx = &f,
-                          .resend_delay_ms = 60000};
+    alert_eval_env env = {
+        .query = fq, .sample = fsample, .send = fsend, .ctx = &f, .resend_delay_ms = 60000};
     alert_group_eval *ge = alert_group_eval_new(&rs->groups[0], NULL);
     int64_t t = 1000000000;
     alert_group_eval_run(ge, t, &env);
@@ -285,13 +285,34 @@ test_lifecycle(void **state)
     alert_ruleset_free(rs);
 }
 
+/* Go's strconv.FormatFloat(v, 'e', -1, 64), the "value" of /api/v1/alerts. */
+static void
+test_go_e(void **state)
+{
+    (void)state;
+    static const struct {
+        double v;
+        const char *want;
+    } cases[] = {{1, "1e+00"},   {42, "4.2e+01"},     {1500, "1.5e+03"},
+                 {0, "0e+00"},   {-0.25, "-2.5e-01"}, {1e-7, "1e-07"},
+                 {0.1, "1e-01"}, {1e100, "1e+100"},   {123456789, "1.23456789e+08"},
+                 {NAN, "NaN"},   {INFINITY, "+Inf"},  {-INFINITY, "-Inf"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        osp_buf b;
+        osp_buf_init(&b);
+        alert_fmt_go_e(cases[i].v, &b);
+        if (strcmp(osp_buf_cstr(&b), cases[i].want) != 0)
+            fail_msg("%g: got %s want %s", cases[i].v, osp_buf_cstr(&b), cases[i].want);
+        osp_buf_fini(&b);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_templates),
-        cmocka_unit_test(test_template_errors),
-        cmocka_unit_test(test_rule_errors),
+        cmocka_unit_test(test_templates),       cmocka_unit_test(test_go_e),
+        cmocka_unit_test(test_template_errors), cmocka_unit_test(test_rule_errors),
         cmocka_unit_test(test_lifecycle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -430,9 +430,11 @@ test_two_stores_all_required(void **state)
     assert_int_equal(osp_bus_producer_flush(p, 20000), 0);
     check_all_seen(&a, 20);
     check_all_seen(&b, 20);
-    osp_bus_producer_free(p);
+    /* stores go first: NNG 1.5.2 can deadlock closing a SUB socket that still
+     * has two live peers (the producer's ack socket here) */
     store_stop(&a);
     store_stop(&b);
+    osp_bus_producer_free(p);
     store_fini(&a);
     store_fini(&b);
 }

@@ -41,42 +41,41 @@ teardown(void **state)
     return 0;
 }
 
-static const char good[] =
-    "global:\n"
-    "  scrape_interval: 15s\n"
-    "  scrape_timeout: 5s\n"
-    "  external_labels: {cluster: eu1}\n"
-    "  evaluation_interval: 30s\n"
-    "rule_files: [a.yml]\n"
-    "alerting:\n"
-    "  alertmanagers: []\n"
-    "collector:\n"
-    "  listen: 127.0.0.1:19201\n"
-    "  spool_max_bytes: 1MiB\n"
-    "scrape_configs:\n"
-    "  - job_name: node\n"
-    "    scrape_interval: 30s\n"
-    "    params: {module: [http_2xx]}\n"
-    "    basic_auth: {username: u, password: secret}\n"
-    "    honor_labels: true\n"
-    "    sample_limit: 1000\n"
-    "    body_size_limit: 10MB\n"
-    "    tls_config: {insecure_skip_verify: true}\n"
-    "    kubernetes_sd_configs: [{role: pod}]\n"
-    "    static_configs:\n"
-    "      - targets: ['a:9100', 'b:9100']\n"
-    "        labels: {env: prod}\n"
-    "    relabel_configs:\n"
-    "      - source_labels: [__address__]\n"
-    "        regex: 'b:.*'\n"
-    "        action: drop\n"
-    "    metric_relabel_configs:\n"
-    "      - {action: labeldrop, regex: tmp_.*}\n"
-    "  - job_name: self\n"
-    "    metrics_path: /m\n"
-    "    scheme: https\n"
-    "    bearer_token: tok\n"
-    "    fallback_scrape_protocol: OpenMetricsText1.0.0\n";
+static const char good[] = "global:\n"
+                           "  scrape_interval: 15s\n"
+                           "  scrape_timeout: 5s\n"
+                           "  external_labels: {cluster: eu1}\n"
+                           "  evaluation_interval: 30s\n"
+                           "rule_files: [a.yml]\n"
+                           "alerting:\n"
+                           "  alertmanagers: []\n"
+                           "collector:\n"
+                           "  listen: 127.0.0.1:19201\n"
+                           "  spool_max_bytes: 1MiB\n"
+                           "scrape_configs:\n"
+                           "  - job_name: node\n"
+                           "    scrape_interval: 30s\n"
+                           "    params: {module: [http_2xx]}\n"
+                           "    basic_auth: {username: u, password: secret}\n"
+                           "    honor_labels: true\n"
+                           "    sample_limit: 1000\n"
+                           "    body_size_limit: 10MB\n"
+                           "    tls_config: {insecure_skip_verify: true}\n"
+                           "    kubernetes_sd_configs: [{role: pod}]\n"
+                           "    static_configs:\n"
+                           "      - targets: ['a:9100', 'b:9100']\n"
+                           "        labels: {env: prod}\n"
+                           "    relabel_configs:\n"
+                           "      - source_labels: [__address__]\n"
+                           "        regex: 'b:.*'\n"
+                           "        action: drop\n"
+                           "    metric_relabel_configs:\n"
+                           "      - {action: labeldrop, regex: tmp_.*}\n"
+                           "  - job_name: self\n"
+                           "    metrics_path: /m\n"
+                           "    scheme: https\n"
+                           "    bearer_token: tok\n"
+                           "    fallback_scrape_protocol: OpenMetricsText1.0.0\n";
 
 static void
 test_good(void **state)
@@ -171,8 +170,9 @@ test_unknown_keys(void **state)
                  5, 5, "scrape_configs[0]", "unknown key \"scrape_intervall\"");
     expect_error("globall: {}\n", 1, 1, "", "unknown key \"globall\"");
     expect_error("global:\n  scrape_intervl: 1s\n", 2, 3, "global", "unknown key");
-    expect_error("scrape_configs:\n  - job_name: x\n    basic_auth: {username: u, passwd: hunter2}\n",
-                 3, 31, "scrape_configs[0].basic_auth", "unknown key \"passwd\"");
+    expect_error(
+        "scrape_configs:\n  - job_name: x\n    basic_auth: {username: u, passwd: hunter2}\n", 3, 31,
+        "scrape_configs[0].basic_auth", "unknown key \"passwd\"");
     expect_error("scrape_configs:\n  - job_name: x\n    scrape_interval: 5s\n"
                  "    scrape_timeout: 10s\n",
                  2, 5, "scrape_configs[0]", "scrape_timeout");

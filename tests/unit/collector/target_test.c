@@ -56,27 +56,30 @@ test_params_and_relabel(void **state)
     coll_relabel r[3];
     const char *addr[] = {"__address__"};
     const char *pt[] = {"__param_target"};
-    assert_int_equal(coll_relabel_init(&r[0], COLL_RL_REPLACE, addr, 1, NULL, "__param_target",
-                                       NULL, 0, NULL), 0);
-    assert_int_equal(coll_relabel_init(&r[1], COLL_RL_REPLACE, pt, 1, NULL, "instance", NULL, 0,
-                                       NULL), 0);
+    assert_int_equal(
+        coll_relabel_init(&r[0], COLL_RL_REPLACE, addr, 1, NULL, "__param_target", NULL, 0, NULL),
+        0);
+    assert_int_equal(
+        coll_relabel_init(&r[1], COLL_RL_REPLACE, pt, 1, NULL, "instance", NULL, 0, NULL), 0);
     assert_int_equal(coll_relabel_init(&r[2], COLL_RL_REPLACE, NULL, 0, NULL, "__address__",
-                                       "127.0.0.1:9115", 0, NULL), 0);
+                                       "127.0.0.1:9115", 0, NULL),
+                     0);
     j.relabel = r;
     j.nrelabel = 3;
     coll_tdef t;
     bool dropped;
     assert_int_equal(coll_target_build(&j, NULL, "https://example.org/a b", &t, &dropped, NULL), 0);
-    assert_string_equal(t.url,
-                        "http://127.0.0.1:9115/metrics?module=http_2xx&target=https%3A%2F%2Fexample.org%2Fa%20b");
+    assert_string_equal(
+        t.url,
+        "http://127.0.0.1:9115/metrics?module=http_2xx&target=https%3A%2F%2Fexample.org%2Fa%20b");
     assert_string_equal(osp_labels_get(&t.labels, "instance"), "https://example.org/a b");
     assert_null(osp_labels_get(&t.labels, "__param_target"));
     coll_tdef_fini(&t);
 
     /* empty __address__ after relabeling drops the target */
     coll_relabel_fini(&r[2]);
-    assert_int_equal(coll_relabel_init(&r[2], COLL_RL_REPLACE, NULL, 0, NULL, "__address__", "",
-                                       0, NULL), 0);
+    assert_int_equal(
+        coll_relabel_init(&r[2], COLL_RL_REPLACE, NULL, 0, NULL, "__address__", "", 0, NULL), 0);
     assert_int_equal(coll_target_build(&j, NULL, "x:1", &t, &dropped, NULL), 0);
     assert_true(dropped);
     for (int i = 0; i < 3; i++)

@@ -108,8 +108,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_escape),  cmocka_unit_test(test_printf_grows),
-        cmocka_unit_test(test_fmt_double),   cmocka_unit_test(test_parse_double),
+        cmocka_unit_test(test_json_escape), cmocka_unit_test(test_printf_grows),
+        cmocka_unit_test(test_fmt_double),  cmocka_unit_test(test_parse_double),
         cmocka_unit_test(test_hash_stable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

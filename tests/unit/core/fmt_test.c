@@ -98,21 +98,48 @@ static void
 test_values(void **state)
 {
     (void)state;
-    const double fixed[] = {0.0,     -0.0,    1,       -1,      0.1,     0.3,    0.1 + 0.2,
-                            1e-4,    1e-5,    1.5e-5,  123456,  1e15,    1e15 + 1, 1e20,
-                            1e21,    1e22,    -1e21,   2.5,     1.0 / 3, 2.0 / 3, 5e-324,
-                            1.7976931348623157e308,  9007199254740993.0, 123.456, 99.99,
-                            NAN,     INFINITY, -INFINITY, 0.05,  1e-7,    4.35,   1234567.891};
+    const double fixed[] = {0.0,
+                            -0.0,
+                            1,
+                            -1,
+                            0.1,
+                            0.3,
+                            0.1 + 0.2,
+                            1e-4,
+                            1e-5,
+                            1.5e-5,
+                            123456,
+                            1e15,
+                            1e15 + 1,
+                            1e20,
+                            1e21,
+                            1e22,
+                            -1e21,
+                            2.5,
+                            1.0 / 3,
+                            2.0 / 3,
+                            5e-324,
+                            1.7976931348623157e308,
+                            9007199254740993.0,
+                            123.456,
+                            99.99,
+                            NAN,
+                            INFINITY,
+                            -INFINITY,
+                            0.05,
+                            1e-7,
+                            4.35,
+                            1234567.891};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         check(fixed[i]);
     for (int i = 0; i < 300000; i++) {
         uint64_t r = next();
         double v;
         switch (i % 6) {
-        case 0: memcpy(&v, &r, sizeof v); break;                      /* any bit pattern */
+        case 0: memcpy(&v, &r, sizeof v); break;                              /* any bit pattern */
         case 1: v = (double)(int64_t)(r % 2000000000000000ULL) - 1e15; break; /* integers */
-        case 2: v = (double)(r % 100000) / 100.0; break;               /* two decimals */
-        case 3: v = (double)(r % 1000000) / 7.0; break;                /* rates */
+        case 2: v = (double)(r % 100000) / 100.0; break;                      /* two decimals */
+        case 3: v = (double)(r % 1000000) / 7.0; break;                       /* rates */
         case 4: v = ldexp((double)(r >> 11), (int)(next() % 200) - 150); break;
         default: v = (double)(r % 1000) * pow(10, (double)(int)(next() % 60) - 30); break;
         }
