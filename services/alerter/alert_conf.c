@@ -18,6 +18,9 @@ const osp_conf_field alert_conf_schema[] = {
       "(relative: to this file's directory)"),
     F("redis", OSP_CONF_SECRET, redis, NULL,
       "Redis URL for silences and the notification log (shared by several alerters)"),
+    F("external_labels", OSP_CONF_NODE, external_labels_node, NULL,
+      "labels added to every alert of the rules (a mapping, as Prometheus' "
+      "global.external_labels)"),
     F("external_url", OSP_CONF_STR, external_url, NULL,
       "URL under which the alerter is reachable (links in notifications); default from listen"),
     F("log_level", OSP_CONF_LOGLEVEL, log_level, "info", "debug, info, warn or error"),
@@ -86,11 +89,41 @@ rebase(char **path, const char *cfg)
     *path = p;
 }
 
+/* external_labels: a mapping of valid label names to non-empty values. */
+static int
+load_external_labels(alert_conf *c, osp_errinfo *ei)
+{
+    const osp_yaml_node *m = c->external_labels_node;
+    c->external_labels_node = NULL; /* the document goes away after the load */
+    if (m == NULL || m->type == OSP_YAML_NULL)
+        return 0;
+    if (m->type != OSP_YAML_MAP)
+        return osp_yaml_err(ei, m, "external_labels", OSP_EINVAL, "must be a mapping");
+    for (size_t i = 0; i < m->n; i++) {
+        const osp_yaml_pair *p = osp_yaml_map_at(m, i);
+        if (!osp_label_name_valid(p->key->str, p->key->len) || p->key->str[0] == '_')
+            return osp_yaml_err(ei, p->key, "external_labels", OSP_EINVAL,
+                                "invalid label name \"%s\"", p->key->str);
+        if (p->value->type != OSP_YAML_SCALAR || p->value->len == 0)
+            return osp_yaml_err(ei, p->value, "external_labels", OSP_EINVAL,
+                                "the value of %s must be a non-empty string", p->key->str);
+        osp_labels_set(&c->external_labels, p->key->str, p->value->str);
+    }
+    osp_labels_sort(&c->external_labels);
+    return 0;
+}
+
 int
 alert_conf_load(alert_conf *c, const osp_cli *cli, osp_errinfo *ei)
 {
     memset(c, 0, sizeof(*c));
-    int rc = osp_conf_load(alert_conf_schema, alert_conf_nschema, c, cli, 0, NULL, ei);
+    osp_labels_init(&c->external_labels);
+    osp_yaml_doc *doc = NULL;
+    int rc = osp_conf_load(alert_conf_schema, alert_conf_nschema, c, cli, 0, &doc, ei);
+    if (rc == 0)
+        rc = load_external_labels(c, ei);
+    c->external_labels_node = NULL;
+    osp_yaml_free(doc);
     if (rc)
         return rc;
     if (cli && cli->config) {
@@ -113,5 +146,6 @@ alert_conf_load(alert_conf *c, const osp_cli *cli, osp_errinfo *ei)
 void
 alert_conf_fini(alert_conf *c)
 {
+    osp_labels_fini(&c->external_labels);
     osp_conf_fini(alert_conf_schema, alert_conf_nschema, c);
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "osp_labels.h"
 #include "log.h"
 
 typedef struct alert_conf {
@@ -15,6 +16,8 @@ typedef struct alert_conf {
     char *alertmanager_config;
     char *redis;
     char *external_url;
+    const osp_yaml_node *external_labels_node; /* only during load */
+    osp_labels external_labels; /* sorted; added to alerts, $externalLabels in templates */
     osp_log_level log_level;
     int64_t gc_interval_ms;
     int64_t resolved_retention_ms;

@@ -184,6 +184,7 @@ start_rules(alert_daemon *d, osp_errinfo *ei)
                              .redis_url = c->redis,
                              .metrics = d->reg,
                              .external_url = c->external_url,
+                             .external_labels = c->external_labels.n ? &c->external_labels : NULL,
                              .resend_delay_ms = c->resend_delay_ms,
                              .deliver = deliver,
                              .ctx = d};

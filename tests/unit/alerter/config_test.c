@@ -2,10 +2,12 @@
  * inheritance, receivers), matcher syntax, route matching with continue,
  * fingerprints and group keys. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alert.h"
 #include "alert_am_config.h"
+#include "alert_conf.h"
 #include "alert_matcher.h"
 #include "osp_mem.h"
 #include "osp_test.h"
@@ -173,14 +175,54 @@ test_fingerprint(void **state)
     osp_labels_fini(&ls);
 }
 
+static char *
+write_conf(const char *dir, const char *text)
+{
+    char *p = malloc(strlen(dir) + 16);
+    sprintf(p, "%s/alerter.yml", dir);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+static void
+test_external_labels(void **state)
+{
+    (void)state;
+    char *dir = osp_test_tmpdir("alconf");
+    char *path = write_conf(dir, "listen: 127.0.0.1:0\nexternal_labels:\n  region: eu\n"
+                                "  cluster: c1\n");
+    osp_cli cli = {.config = path};
+    alert_conf c;
+    osp_errinfo ei;
+    osp_errinfo_clear(&ei);
+    assert_int_equal(alert_conf_load(&c, &cli, &ei), 0);
+    assert_int_equal(c.external_labels.n, 2);
+    assert_string_equal(c.external_labels.v[0].name, "cluster"); /* sorted */
+    assert_string_equal(osp_labels_get(&c.external_labels, "region"), "eu");
+    alert_conf_fini(&c);
+    free(path);
+    path = write_conf(dir, "external_labels:\n  bad-name: x\n");
+    cli.config = path;
+    osp_errinfo_clear(&ei);
+    assert_int_not_equal(alert_conf_load(&c, &cli, &ei), 0);
+    alert_conf_fini(&c);
+    assert_int_equal(ei.line, 2);
+    assert_non_null(strstr(ei.msg, "bad-name"));
+    free(path);
+    osp_test_rmtree(dir);
+    free(dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matchers),
-        cmocka_unit_test(test_routes_and_continue),
-        cmocka_unit_test(test_config_errors),
-        cmocka_unit_test(test_fingerprint),
+        cmocka_unit_test(test_matchers),        cmocka_unit_test(test_routes_and_continue),
+        cmocka_unit_test(test_config_errors),   cmocka_unit_test(test_fingerprint),
+        cmocka_unit_test(test_external_labels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
