@@ -238,6 +238,11 @@ int osp_bus_req_new(const char *url, osp_bus_req **out, osp_errinfo *ei);
 int osp_bus_req_call(osp_bus_req *r, const void *buf, size_t len, int64_t timeout_ms,
                      osp_buf *resp);
 
+/* osp_bus_req_cancel: close r's socket so that a call in flight on another
+ * thread returns OSP_ECLOSED at once and later calls fail the same way (for a
+ * prompt shutdown). Any thread; r must still be freed. NULL-safe. */
+void osp_bus_req_cancel(osp_bus_req *r);
+
 /* osp_bus_req_free: close and free r. NULL-safe. */
 void osp_bus_req_free(osp_bus_req *r);
 

@@ -2,6 +2,8 @@
  * Both sides use one NNG context per request, so requests may overlap. */
 #include "bus.h"
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <nng/nng.h>
@@ -22,6 +24,7 @@ struct osp_bus_request {
 
 struct osp_bus_req {
     nng_socket s;
+    atomic_bool closed;
 };
 
 static int
@@ -190,10 +193,17 @@ osp_bus_req_call(osp_bus_req *r, const void *buf, size_t len, int64_t timeout_ms
 }
 
 void
+osp_bus_req_cancel(osp_bus_req *r)
+{
+    if (r != NULL && !atomic_exchange(&r->closed, true))
+        osp_bus_close_timed(r->s.id, 2000);
+}
+
+void
 osp_bus_req_free(osp_bus_req *r)
 {
     if (r == NULL)
         return;
-    nng_close(r->s);
+    osp_bus_req_cancel(r);
     osp_free(r);
 }

@@ -26,6 +26,13 @@ alert_query_new(const char *url, int64_t timeout_ms, alert_query **out, osp_erri
 }
 
 void
+alert_query_cancel(alert_query *q)
+{
+    if (q != NULL)
+        osp_bus_req_cancel(q->req);
+}
+
+void
 alert_query_free(alert_query *q)
 {
     if (q == NULL)

@@ -22,6 +22,9 @@ int alert_query_new(const char *url, int64_t timeout_ms, alert_query **out, osp_
 int alert_query_instant(alert_query *q, const char *expr, int64_t t_ms, alert_qresult *out,
                         osp_errinfo *ei);
 
+/* alert_query_cancel: make a query in flight on the evaluator thread (and any
+ * later one) fail at once; for shutdown. Any thread; NULL-safe. */
+void alert_query_cancel(alert_query *q);
 void alert_query_free(alert_query *q); /* NULL-safe */
 
 #endif

@@ -460,6 +460,7 @@ alert_rulemgr_free(alert_rulemgr *m)
     m->stop = true;
     pthread_cond_signal(&m->cv);
     pthread_mutex_unlock(&m->mu);
+    alert_query_cancel(m->query); /* a query in flight must not hold up the shutdown */
     if (m->started)
         pthread_join(m->thread, NULL);
     for (size_t j = 0; j < m->ngroups; j++)

@@ -60,6 +60,8 @@ def setup(c, state, for_="4s", keep="3s", redis=False):
     if redis:
         args += ["--redis", c.redis.url]
     a = alerter(c.tmp, AM % sink.url(), extra=args)
+    # the cluster stops them (in reverse order) when the test ends, failed or not
+    c.others += [fx, a]
     return fx, sink, a
 
 
@@ -208,6 +210,7 @@ BAD = """groups:
 def test_check_rules_and_bad_reload():
     tmp = TempDir("rulesbad")
     ok = False
+    started = []
     try:
         good = write_config(tmp, RULES % ("1m", "0s"), "good.yml")
         bad = write_config(tmp, BAD, "bad.yml")
@@ -234,6 +237,7 @@ def test_check_rules_and_bad_reload():
         a = alerter(tmp, None, extra=["--rules", rules, "--store-query",
                                       "tcp://127.0.0.1:%d" % free_port(),
                                       "-c", write_config(tmp, "query_timeout: 300ms\n")])
+        started.append(a)
 
         def failures():
             st, _, m = http("GET", a.url + "/metrics")
@@ -252,9 +256,10 @@ def test_check_rules_and_bad_reload():
         assert a.proc.alive()
         st, _, _ = http("GET", a.url + "/-/healthy")
         assert st == 200
-        a.stop()
         ok = True
     finally:
+        for d in started:
+            d.stop()
         if ok:
             tmp.cleanup()
 

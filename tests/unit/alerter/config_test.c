@@ -193,7 +193,7 @@ test_external_labels(void **state)
     (void)state;
     char *dir = osp_test_tmpdir("alconf");
     char *path = write_conf(dir, "listen: 127.0.0.1:0\nexternal_labels:\n  region: eu\n"
-                                "  cluster: c1\n");
+                                 "  cluster: c1\n");
     osp_cli cli = {.config = path};
     alert_conf c;
     osp_errinfo ei;
