@@ -71,6 +71,21 @@ osp_test_path(const char *rel)
     return strdup(out);
 }
 
+char *
+osp_test_write(const char *dir, const char *name, const char *text)
+{
+    char *tmp = dir ? NULL : osp_test_tmpdir("osptest");
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir ? dir : tmp, name);
+    free(tmp);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return NULL;
+    fputs(text, f);
+    fclose(f);
+    return strdup(path);
+}
+
 int
 osp_test_free_port(void)
 {

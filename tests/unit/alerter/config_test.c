@@ -15,14 +15,11 @@
 static char *
 write_tmp(const char *text)
 {
-    char *dir = osp_test_tmpdir("alertcfg");
-    static char path[512];
-    snprintf(path, sizeof(path), "%s/am.yml", dir);
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
-    osp_free(dir);
-    return path;
+    static char *last; /* callers keep the path for the one call */
+    free(last);
+    last = osp_test_write(NULL, "am.yml", text);
+    assert_non_null(last);
+    return last;
 }
 
 static void
@@ -175,25 +172,14 @@ test_fingerprint(void **state)
     osp_labels_fini(&ls);
 }
 
-static char *
-write_conf(const char *dir, const char *text)
-{
-    char *p = malloc(strlen(dir) + 16);
-    sprintf(p, "%s/alerter.yml", dir);
-    FILE *f = fopen(p, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    return p;
-}
-
 static void
 test_external_labels(void **state)
 {
     (void)state;
     char *dir = osp_test_tmpdir("alconf");
-    char *path = write_conf(dir, "listen: 127.0.0.1:0\nexternal_labels:\n  region: eu\n"
-                                 "  cluster: c1\n");
+    char *path = osp_test_write(dir, "alerter.yml",
+                                "listen: 127.0.0.1:0\nexternal_labels:\n  region: eu\n"
+                                "  cluster: c1\n");
     osp_cli cli = {.config = path};
     alert_conf c;
     osp_errinfo ei;
@@ -204,7 +190,7 @@ test_external_labels(void **state)
     assert_string_equal(osp_labels_get(&c.external_labels, "region"), "eu");
     alert_conf_fini(&c);
     free(path);
-    path = write_conf(dir, "external_labels:\n  bad-name: x\n");
+    path = osp_test_write(dir, "alerter.yml", "external_labels:\n  bad-name: x\n");
     cli.config = path;
     osp_errinfo_clear(&ei);
     assert_int_not_equal(alert_conf_load(&c, &cli, &ei), 0);

@@ -4,6 +4,7 @@
  * clock and fake query results. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alert_eval.h"
@@ -116,14 +117,11 @@ test_template_errors(void **state)
 static char *
 write_tmp(const char *text)
 {
-    char *dir = osp_test_tmpdir("alertrules");
-    static char path[512];
-    snprintf(path, sizeof(path), "%s/r.yml", dir);
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
-    osp_free(dir);
-    return path;
+    static char *last; /* callers keep the path for the one call */
+    free(last);
+    last = osp_test_write(NULL, "r.yml", text);
+    assert_non_null(last);
+    return last;
 }
 
 static void
