@@ -374,10 +374,23 @@ osp_wire_next_sample(osp_wire_it *it, int64_t *ts_ms, double *value)
                     bits = rd_fixed64(p + 1);
                     p += 9;
                 } else {
+                    /* any other encoding, e.g. an overlong tag varint: fields 1
+                     * and 2 still count, as protobuf-c reads them */
                     uint32_t tg;
                     unsigned w;
-                    if (!rd_tag(&p, end, &tg, &w) || !skip_field(&p, end, w))
+                    if (!rd_tag(&p, end, &tg, &w))
                         break;
+                    if (tg == 1 && w == WT_VARINT) {
+                        uint64_t v = 0;
+                        if (!rd_varint(&p, end, &v))
+                            break;
+                        t = (int64_t)v;
+                    } else if (tg == 2 && w == WT_64 && end - p >= 8) {
+                        bits = rd_fixed64(p);
+                        p += 8;
+                    } else if (!skip_field(&p, end, w)) {
+                        break;
+                    }
                 }
             }
             *ts_ms = t;
