@@ -21,6 +21,7 @@ osp_err_str(int err)
     case OSP_ECLOSED: return "closed";
     case OSP_EAGAIN: return "try again";
     case OSP_EINTERNAL: return "internal error";
+    case OSP_ECORRUPT: return "corrupt data";
     default: return "unknown error";
     }
 }

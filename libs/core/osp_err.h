@@ -19,6 +19,7 @@ typedef enum osp_err {
     OSP_ECLOSED,   /* object closed or shutting down */
     OSP_EAGAIN,    /* try again later (would block) */
     OSP_EINTERNAL, /* bug */
+    OSP_ECORRUPT,  /* stored or encoded data is malformed (a chunk, a block) */
 } osp_err;
 
 /* osp_err_str: static English text of an osp_err code; never NULL. */

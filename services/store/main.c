@@ -187,7 +187,11 @@ main(int argc, char **argv)
                             .head = head,
                             .stats = &stats,
                             .consumer = consumer,
-                            .retention_ms = a.conf.retention_ms};
+                            .retention_ms = a.conf.retention_ms,
+                            .retention_size = a.conf.retention_size,
+                            .head_window_ms = a.conf.head_window_ms,
+                            .chunk_max_age_ms = a.conf.chunk_max_age_ms,
+                            .compaction_window_ms = a.conf.compaction_window_ms};
     if (store_ingest_start(&io, &a.ingest) != 0) {
         fprintf(stderr, "osprey-store: cannot start the ingest thread\n");
         goto out;
@@ -215,6 +219,7 @@ main(int argc, char **argv)
     if (a.conf.query != NULL && *a.conf.query) {
         store_rep_opts ro = {.url = a.conf.query,
                              .head = head,
+                             .conninfo = a.conf.pg,
                              .ingest = a.ingest,
                              .stats = &stats,
                              .lookback_ms = a.conf.lookback_delta_ms,

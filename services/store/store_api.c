@@ -10,6 +10,7 @@
 #include "osp_time.h"
 #include "promql.h"
 #include "store_params.h"
+#include "store_query.h"
 #include "osp_mem.h"
 
 #define JSON "application/json"
@@ -140,7 +141,8 @@ h_query(osp_http_req *req, void *ctx)
     }
     if (not_ready(req, a))
         goto out;
-    osp_promql_source src = store_head_source(a->head);
+    store_reader rd = {.head = a->head, .pg = a->import_pg};
+    osp_promql_source src = store_reader_source(&rd);
     if (a->stats != NULL)
         osp_metric_inc(a->stats->queries);
     rc = osp_promql_eval_instant(e, &src, t, &o, &r, &ei);
@@ -229,7 +231,8 @@ h_query_range(osp_http_req *req, void *ctx)
     }
     if (not_ready(req, a))
         goto out;
-    osp_promql_source src = store_head_source(a->head);
+    store_reader rd = {.head = a->head, .pg = a->import_pg};
+    osp_promql_source src = store_reader_source(&rd);
     if (a->stats != NULL)
         osp_metric_inc(a->stats->queries);
     rc = osp_promql_eval_range(e, &src, start, end, step, &o, &r, &ei);

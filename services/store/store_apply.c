@@ -171,7 +171,8 @@ store_prep_batch(store_prep *p, const Osprey__MetricBatch *mb)
 }
 
 void
-store_apply_prep(store_head *h, const store_prep *p, int64_t min_t, store_apply_res *res)
+store_apply_prep(store_head *h, const store_prep *p, int64_t min_t, int64_t arrival_ms,
+                 store_apply_res *res)
 {
     store_head_wrlock(h);
     for (size_t i = 0; i < p->n; i++) {
@@ -200,7 +201,7 @@ store_apply_prep(store_head *h, const store_prep *p, int64_t min_t, store_apply_
                 res->too_old++;
                 continue;
             }
-            switch (store_head_append(h, ref, t, v)) {
+            switch (store_head_append(h, ref, t, v, arrival_ms)) {
             case STORE_APPEND_OK: res->samples++; break;
             case STORE_APPEND_DUP: res->duplicates++; break;
             case STORE_APPEND_CONFLICT: res->conflicts++; break;
@@ -387,6 +388,28 @@ prep_item(store_prep *p, const void *raw, size_t len, store_cache *c)
         store_prep_wire(p, w.payload, c);
 }
 
+static int64_t received_last; /* atomic: the newest received_ms handed out or replayed */
+
+/* received_at_least: raise received_last to ms; returns the value after. */
+static int64_t
+received_at_least(int64_t ms)
+{
+    int64_t prev = __atomic_load_n(&received_last, __ATOMIC_RELAXED);
+    for (;;) {
+        if (ms <= prev)
+            return prev; /* the clock stepped back: keep the log in commit order */
+        if (__atomic_compare_exchange_n(&received_last, &prev, ms, false, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+            return ms;
+    }
+}
+
+int64_t
+store_received_now(void)
+{
+    return received_at_least(osp_now_ms());
+}
+
 int
 store_commit_group(store_pg *pg, store_head *h, store_stats *st, store_item *items, size_t n,
                    int64_t min_t, osp_errinfo *ei)
@@ -398,7 +421,7 @@ int
 store_commit_group_cached(store_pg *pg, store_head *h, store_stats *st, store_cache *c,
                           store_item *items, size_t n, int64_t min_t, osp_errinfo *ei)
 {
-    int64_t t0 = osp_mono_ns(), now = osp_now_ms();
+    int64_t t0 = osp_mono_ns(), now = store_received_now();
     store_pg_batch *rows = osp_calloc(n ? n : 1, sizeof(*rows));
     store_prep *preps = osp_calloc(n ? n : 1, sizeof(*preps));
     osp_arena *a = osp_arena_new(0);
@@ -459,7 +482,7 @@ store_commit_group_cached(store_pg *pg, store_head *h, store_stats *st, store_ca
             continue;
         }
         store_apply_res res = {0};
-        store_apply_prep(h, &preps[i], min_t, &res);
+        store_apply_prep(h, &preps[i], min_t, now, &res);
         store_apply_prep_meta(h, &preps[i]);
         count(st, &preps[i], &res);
         if (st != NULL)
@@ -490,14 +513,16 @@ out:
 }
 
 int
-store_replay_one(store_head *h, const void *payload, size_t len)
+store_replay_one(store_head *h, int64_t received_ms, const void *payload, size_t len)
 {
-    return store_replay_one_cached(h, NULL, payload, len);
+    return store_replay_one_cached(h, NULL, received_ms, payload, len);
 }
 
 int
-store_replay_one_cached(store_head *h, store_cache *c, const void *payload, size_t len)
+store_replay_one_cached(store_head *h, store_cache *c, int64_t received_ms, const void *payload,
+                        size_t len)
 {
+    (void)received_at_least(received_ms);
     osp_wire_env w;
     if (osp_wire_envelope(payload, len, &w) != 0)
         return OSP_EPARSE;
@@ -506,7 +531,7 @@ store_replay_one_cached(store_head *h, store_cache *c, const void *payload, size
         store_prep_init(&p);
         store_prep_wire(&p, w.payload, c);
         store_apply_res res = {0};
-        store_apply_prep(h, &p, INT64_MIN, &res);
+        store_apply_prep(h, &p, INT64_MIN, received_ms, &res);
         store_apply_prep_meta(h, &p);
         store_prep_fini(&p);
     }

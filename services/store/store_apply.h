@@ -73,10 +73,11 @@ typedef struct store_apply_res {
     size_t series_created;
 } store_apply_res;
 
-/* store_apply_prep: append p's samples to h (takes the write lock itself);
- * samples older than min_t are rejected as too old (INT64_MIN: none). Adds
- * to *res. */
-void store_apply_prep(store_head *h, const store_prep *p, int64_t min_t, store_apply_res *res);
+/* store_apply_prep: append p's samples to h (takes the write lock itself) as
+ * having arrived at arrival_ms (the batch's received_ms in the log); samples
+ * older than min_t are rejected as too old (INT64_MIN: none). Adds to *res. */
+void store_apply_prep(store_head *h, const store_prep *p, int64_t min_t, int64_t arrival_ms,
+                      store_apply_res *res);
 
 /* store_apply_meta: set the metadata of mb in h (takes the write lock). */
 void store_apply_meta(store_head *h, const Osprey__MetricBatch *mb);
@@ -110,10 +111,16 @@ int store_commit_group(store_pg *pg, store_head *h, store_stats *st, store_item 
 int store_commit_group_cached(store_pg *pg, store_head *h, store_stats *st, store_cache *c,
                               store_item *items, size_t n, int64_t min_t, osp_errinfo *ei);
 
-/* store_replay_one: apply one packed Envelope of the log to h (no PostgreSQL,
- * no rejection by age, rejects not counted), using cache c (may be NULL).
- * Returns 0 or OSP_EPARSE. */
-int store_replay_one(store_head *h, const void *payload, size_t len);
-int store_replay_one_cached(store_head *h, store_cache *c, const void *payload, size_t len);
+/* store_received_now: the received_ms of a commit: the wall clock, but never
+ * below one handed out or replayed before (the log stays in commit order when
+ * the clock steps back). Thread-safe. */
+int64_t store_received_now(void);
+
+/* store_replay_one: apply one packed Envelope of the log, received at
+ * received_ms, to h (no PostgreSQL, no rejection by age, rejects not
+ * counted), using cache c (may be NULL). Returns 0 or OSP_EPARSE. */
+int store_replay_one(store_head *h, int64_t received_ms, const void *payload, size_t len);
+int store_replay_one_cached(store_head *h, store_cache *c, int64_t received_ms, const void *payload,
+                            size_t len);
 
 #endif

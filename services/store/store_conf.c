@@ -24,6 +24,31 @@ const osp_conf_field store_conf_schema[] = {
      .offset = offsetof(store_conf, retention_ms),
      .def = "15d",
      .help = "how long samples are kept; 0 keeps everything"},
+    F("retention_size", OSP_CONF_BYTES, retention_size, "0",
+      "largest total size of the chunk partitions (oldest days are dropped); 0 = no limit"),
+    {.key = "head_window",
+     .type = OSP_CONF_DURATION,
+     .offset = offsetof(store_conf, head_window_ms),
+     .def = "30m",
+     .help = "how long persisted chunks stay in memory (queries inside it skip PostgreSQL)",
+     .min = 0,
+     .max = 31.0 * 86400 * 1000},
+    {.key = "chunk_max_age",
+     .type = OSP_CONF_DURATION,
+     .offset = offsetof(store_conf, chunk_max_age_ms),
+     .def = "15m",
+     .help = "an open chunk is persisted at the latest this long after its first sample "
+             "arrived (bounds the batch log and the restart replay)",
+     .min = 1000,
+     .max = 86400.0 * 1000},
+    {.key = "compaction_window",
+     .type = OSP_CONF_DURATION,
+     .offset = offsetof(store_conf, compaction_window_ms),
+     .def = "2h",
+     .help = "compaction merges each series' chunks per aligned window of this length "
+             "(must divide 24h)",
+     .min = 60000,
+     .max = 86400.0 * 1000},
     F("ingest", OSP_CONF_STR, ingest, "tcp://127.0.0.1:7201",
       "NNG SUB listen URL where producers publish batches"),
     F("ack", OSP_CONF_STR, ack, "tcp://127.0.0.1:7202", "NNG PUB listen URL for acks"),
@@ -47,6 +72,10 @@ const size_t store_conf_nschema = sizeof(store_conf_schema) / sizeof(store_conf_
 const osp_cli_flag store_conf_flags[] = {
     {"pg", 0, "pg", "CONNINFO", "PostgreSQL conninfo or URI"},
     {"retention", 0, "retention", "DURATION", "retention (0 keeps everything)"},
+    {"retention-size", 0, "retention_size", "BYTES", "size limit of the chunk partitions"},
+    {"head-window", 0, "head_window", "DURATION", "persisted chunks kept in memory"},
+    {"chunk-max-age", 0, "chunk_max_age", "DURATION", "persist open chunks after at most"},
+    {"compaction-window", 0, "compaction_window", "DURATION", "compaction window (divides 24h)"},
     {"ingest", 0, "ingest", "URL", "NNG ingest (SUB) listen URL"},
     {"ack", 0, "ack", "URL", "NNG ack (PUB) listen URL"},
     {"query", 0, "query", "URL", "NNG query (REP) listen URL"},
@@ -85,6 +114,11 @@ store_conf_load(store_conf *c, const osp_cli *cli, osp_errinfo *ei)
     if ((rc = check_url("ingest", c->ingest, ei)) != 0 || (rc = check_url("ack", c->ack, ei)) ||
         (rc = check_url("query", c->query, ei)))
         return rc;
+    if (86400000 % c->compaction_window_ms != 0) {
+        if (ei != NULL)
+            snprintf(ei->key, sizeof(ei->key), "compaction_window");
+        return osp_errinfo_set(ei, OSP_EINVAL, 0, 0, "must divide 24h (e.g. 10m, 1h, 2h)");
+    }
     if (c->listen == NULL || c->listen[0] == '\0') {
         if (ei != NULL)
             snprintf(ei->key, sizeof(ei->key), "listen");

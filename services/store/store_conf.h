@@ -14,6 +14,10 @@ typedef struct store_conf {
     char *listen;
     char *pg; /* secret: may carry a password */
     int64_t retention_ms;
+    size_t retention_size;    /* bytes of chunk partitions; 0 = no size limit */
+    int64_t head_window_ms;   /* persisted chunks kept in memory this long */
+    int64_t chunk_max_age_ms; /* an open chunk is persisted at the latest after this */
+    int64_t compaction_window_ms;
     char *ingest;
     char *ack;
     char *query;

@@ -1,6 +1,8 @@
-/* store_head.c - series table (id hash -> ref), per-series sample arrays with
- * the append rules (append, in-order insert, dup/conflict detection), time
- * truncation, matching through the index, and the PromQL source. */
+/* store_head.c - the series catalog (id hash -> ref), per-series head data
+ * (open chunk appender, out-of-order buffer, closed chunks) with the append
+ * rules (in-order append, out-of-order insert, dup/conflict detection),
+ * chunk cutting for the persister, eviction, matching through the index, and
+ * the in-memory PromQL source. */
 #include "store_head.h"
 
 #include <pthread.h>
@@ -16,7 +18,12 @@ struct store_head {
     size_t n, cap;
     uint32_t *slots; /* open addressing on id: ref + 1, 0 = empty */
     size_t nslots;   /* power of two */
-    size_t nsamples;
+    size_t nactive;  /* series with head data */
+    size_t nsamples; /* samples in memory */
+    size_t nchunks;  /* closed chunks in memory */
+    size_t bytes;    /* chunk bytes + out-of-order buffers + appender buffers */
+    uint64_t appended;
+    int64_t mem_cut;
     store_index *ix;
     store_meta *meta; /* sorted by metric */
     size_t nmeta, capmeta;
@@ -28,30 +35,73 @@ store_head_new(void)
     store_head *h = osp_calloc(1, sizeof(*h));
     pthread_rwlock_init(&h->lock, NULL);
     h->ix = store_index_new();
+    h->mem_cut = INT64_MIN;
     return h;
 }
 
-static void
-series_free(store_series *s)
+static size_t
+hdata_bytes(const store_hdata *hd)
 {
-    if (s == NULL)
-        return;
-    osp_labels_fini(&s->labels);
-    osp_free(s->ts);
-    osp_free(s->vs);
-    osp_free(s);
+    size_t b = osp_chunk_app_mem(&hd->app) + (size_t)hd->ooo_cap * 16;
+    for (uint32_t i = 0; i < hd->nch; i++)
+        b += hd->ch[i].len;
+    return b;
 }
 
-void
-store_head_free(store_head *h)
+static size_t
+hdata_samples(const store_hdata *hd)
 {
-    if (h == NULL)
+    size_t n = osp_chunk_app_count(&hd->app) + hd->ooo_n;
+    for (uint32_t i = 0; i < hd->nch; i++)
+        n += hd->ch[i].n;
+    return n;
+}
+
+static void
+hdata_free(store_head *h, store_series *s)
+{
+    store_hdata *hd = s->hd;
+    if (hd == NULL)
         return;
-    for (size_t i = 0; i < h->n; i++)
-        series_free(h->v[i]);
+    h->bytes -= hdata_bytes(hd);
+    h->nsamples -= hdata_samples(hd);
+    h->nchunks -= hd->nch;
+    h->nactive--;
+    for (uint32_t i = 0; i < hd->nch; i++)
+        osp_free(hd->ch[i].data);
+    osp_free(hd->ch);
+    osp_free(hd->ooo_t);
+    osp_free(hd->ooo_v);
+    osp_chunk_app_fini(&hd->app);
+    osp_free(hd);
+    s->hd = NULL;
+}
+
+static store_hdata *
+hdata_get(store_head *h, store_series *s)
+{
+    if (s->hd == NULL) {
+        s->hd = osp_calloc(1, sizeof(*s->hd));
+        osp_chunk_app_init(&s->hd->app);
+        h->nactive++;
+        h->bytes += osp_chunk_app_mem(&s->hd->app);
+    }
+    return s->hd;
+}
+
+static void
+free_all(store_head *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        hdata_free(h, h->v[i]);
+        osp_labels_fini(&h->v[i]->labels);
+        osp_free(h->v[i]);
+    }
     osp_free(h->v);
     osp_free(h->slots);
-    store_index_free(h->ix);
+    h->v = NULL;
+    h->slots = NULL;
+    h->n = h->cap = h->nslots = 0;
     for (size_t i = 0; i < h->nmeta; i++) {
         osp_free(h->meta[i].metric);
         osp_free(h->meta[i].type);
@@ -59,8 +109,28 @@ store_head_free(store_head *h)
         osp_free(h->meta[i].unit);
     }
     osp_free(h->meta);
+    h->meta = NULL;
+    h->nmeta = h->capmeta = 0;
+}
+
+void
+store_head_free(store_head *h)
+{
+    if (h == NULL)
+        return;
+    free_all(h);
+    store_index_free(h->ix);
     pthread_rwlock_destroy(&h->lock);
     osp_free(h);
+}
+
+void
+store_head_clear(store_head *h)
+{
+    free_all(h);
+    store_index_clear(h->ix);
+    h->nactive = h->nsamples = h->nchunks = h->bytes = 0;
+    h->mem_cut = INT64_MIN;
 }
 
 void
@@ -117,7 +187,7 @@ slots_rebuild(store_head *h, size_t nslots)
 }
 
 int
-store_head_find(const store_head *h, uint64_t id, const osp_labels *sorted, uint32_t *ref)
+store_head_find_id(const store_head *h, uint64_t id, uint32_t *ref)
 {
     if (h->nslots == 0)
         return OSP_ENOTFOUND;
@@ -125,14 +195,24 @@ store_head_find(const store_head *h, uint64_t id, const osp_labels *sorted, uint
         uint32_t s = h->slots[i];
         if (s == 0)
             return OSP_ENOTFOUND;
-        const store_series *se = h->v[s - 1];
-        if (se->id == id) {
-            if (!osp_labels_equal(&se->labels, sorted))
-                return OSP_EEXIST;
+        if (h->v[s - 1]->id == id) {
             *ref = s - 1;
             return 0;
         }
     }
+}
+
+int
+store_head_find(const store_head *h, uint64_t id, const osp_labels *sorted, uint32_t *ref)
+{
+    uint32_t r;
+    int rc = store_head_find_id(h, id, &r);
+    if (rc != 0)
+        return rc;
+    if (!osp_labels_equal(&h->v[r]->labels, sorted))
+        return OSP_EEXIST;
+    *ref = r;
+    return 0;
 }
 
 int
@@ -152,6 +232,9 @@ store_head_get_or_create(store_head *h, uint64_t id, const osp_labels *sorted, u
     }
     store_series *s = osp_calloc(1, sizeof(*s));
     s->id = id;
+    s->min_t = INT64_MAX;
+    s->max_t = INT64_MIN;
+    s->last_t = INT64_MIN;
     osp_labels_init(&s->labels);
     osp_labels_copy(&s->labels, sorted);
     uint32_t r = (uint32_t)h->n;
@@ -179,68 +262,329 @@ lower_bound(const int64_t *ts, size_t n, int64_t t)
     return lo;
 }
 
+static int64_t
+partition_of(int64_t t)
+{
+    int64_t q = t / STORE_PARTITION_MS;
+    if (t % STORE_PARTITION_MS < 0)
+        q--;
+    return q;
+}
+
+/* add_chunk: a closed chunk (data adopted) into hd->ch, kept sorted by min_t. */
+static void
+add_chunk(store_head *h, store_hdata *hd, store_chunk c)
+{
+    if (hd->nch == hd->capch) {
+        hd->capch = hd->capch ? hd->capch * 2 : 4;
+        hd->ch = osp_reallocarray(hd->ch, hd->capch, sizeof(*hd->ch));
+    }
+    uint32_t i = hd->nch;
+    while (i > 0 && hd->ch[i - 1].min_t > c.min_t) {
+        hd->ch[i] = hd->ch[i - 1];
+        i--;
+    }
+    hd->ch[i] = c;
+    hd->nch++;
+    h->nchunks++;
+    h->bytes += c.len;
+}
+
+static void
+close_app(store_head *h, store_hdata *hd)
+{
+    size_t n = osp_chunk_app_count(&hd->app), len;
+    if (n == 0)
+        return;
+    const uint8_t *b = osp_chunk_app_bytes(&hd->app, &len);
+    store_chunk c = {.min_t = osp_chunk_app_min_t(&hd->app),
+                     .max_t = osp_chunk_app_max_t(&hd->app),
+                     .since_ms = hd->app_since,
+                     .data = osp_malloc(len),
+                     .len = (uint32_t)len,
+                     .n = (uint32_t)n};
+    memcpy(c.data, b, len);
+    osp_chunk_app_reset(&hd->app);
+    add_chunk(h, hd, c);
+}
+
+/* close_ooo: the out-of-order buffer as chunks, one per partition it spans. */
+static void
+close_ooo(store_head *h, store_hdata *hd)
+{
+    uint32_t i = 0;
+    while (i < hd->ooo_n) {
+        uint32_t j = i + 1;
+        int64_t p = partition_of(hd->ooo_t[i]);
+        while (j < hd->ooo_n && partition_of(hd->ooo_t[j]) == p)
+            j++;
+        store_chunk c = {.min_t = hd->ooo_t[i],
+                         .max_t = hd->ooo_t[j - 1],
+                         .since_ms = hd->ooo_since,
+                         .n = j - i};
+        size_t len = 0;
+        if (osp_chunk_encode(hd->ooo_t + i, hd->ooo_v + i, j - i, &c.data, &len) == 0) {
+            c.len = (uint32_t)len;
+            add_chunk(h, hd, c);
+        }
+        i = j;
+    }
+    hd->ooo_n = 0;
+}
+
+/* chunk_find: whether a chunk holds t; *v gets its value. */
+static bool
+chunk_find(const uint8_t *data, size_t len, int64_t t, double *v)
+{
+    osp_chunk_it it;
+    osp_chunk_it_init(&it, data, len);
+    int64_t ct;
+    double cv;
+    while (osp_chunk_it_next(&it, &ct, &cv) == 1) {
+        if (ct == t) {
+            *v = cv;
+            return true;
+        }
+        if (ct > t)
+            break;
+    }
+    return false;
+}
+
+/* held: whether series data in memory holds timestamp t; *v gets the value. */
+static bool
+held(const store_hdata *hd, int64_t t, double *v)
+{
+    size_t k = lower_bound(hd->ooo_t, hd->ooo_n, t);
+    if (k < hd->ooo_n && hd->ooo_t[k] == t) {
+        *v = hd->ooo_v[k];
+        return true;
+    }
+    size_t len;
+    if (osp_chunk_app_count(&hd->app) > 0 && t >= osp_chunk_app_min_t(&hd->app) &&
+        t <= osp_chunk_app_max_t(&hd->app)) {
+        const uint8_t *b = osp_chunk_app_bytes(&hd->app, &len);
+        if (chunk_find(b, len, t, v))
+            return true;
+    }
+    for (uint32_t i = 0; i < hd->nch && hd->ch[i].min_t <= t; i++)
+        if (t <= hd->ch[i].max_t && chunk_find(hd->ch[i].data, hd->ch[i].len, t, v))
+            return true;
+    return false;
+}
+
+static void
+ooo_insert(store_head *h, store_hdata *hd, int64_t t, double v, int64_t arrival_ms)
+{
+    if (hd->ooo_n == hd->ooo_cap) {
+        h->bytes -= (size_t)hd->ooo_cap * 16;
+        hd->ooo_cap = hd->ooo_cap ? hd->ooo_cap * 2 : 8;
+        hd->ooo_t = osp_reallocarray(hd->ooo_t, hd->ooo_cap, sizeof(*hd->ooo_t));
+        hd->ooo_v = osp_reallocarray(hd->ooo_v, hd->ooo_cap, sizeof(*hd->ooo_v));
+        h->bytes += (size_t)hd->ooo_cap * 16;
+    }
+    size_t k = lower_bound(hd->ooo_t, hd->ooo_n, t);
+    memmove(hd->ooo_t + k + 1, hd->ooo_t + k, (hd->ooo_n - k) * sizeof(*hd->ooo_t));
+    memmove(hd->ooo_v + k + 1, hd->ooo_v + k, (hd->ooo_n - k) * sizeof(*hd->ooo_v));
+    hd->ooo_t[k] = t;
+    hd->ooo_v[k] = v;
+    if (hd->ooo_n++ == 0)
+        hd->ooo_since = arrival_ms;
+    if (hd->ooo_n >= STORE_CHUNK_SAMPLES)
+        close_ooo(h, hd);
+}
+
 store_append_res
-store_head_append(store_head *h, uint32_t ref, int64_t t, double v)
+store_head_append(store_head *h, uint32_t ref, int64_t t, double v, int64_t arrival_ms)
 {
     store_series *s = h->v[ref];
-    size_t pos = s->n;
-    if (s->n > 0 && t <= s->ts[s->n - 1]) {
-        pos = lower_bound(s->ts, s->n, t);
-        if (pos < s->n && s->ts[pos] == t)
-            return memcmp(&s->vs[pos], &v, sizeof(v)) == 0 ? STORE_APPEND_DUP
-                                                           : STORE_APPEND_CONFLICT;
+    store_hdata *hd = hdata_get(h, s);
+    if (t > s->last_t) {
+        size_t n = osp_chunk_app_count(&hd->app);
+        if (n >= STORE_CHUNK_SAMPLES ||
+            (n > 0 && partition_of(t) != partition_of(osp_chunk_app_min_t(&hd->app)))) {
+            close_app(h, hd);
+            n = 0;
+        }
+        if (n == 0)
+            hd->app_since = arrival_ms;
+        size_t before = osp_chunk_app_mem(&hd->app);
+        if (osp_chunk_app_add(&hd->app, t, v) != 0)
+            return STORE_APPEND_CONFLICT; /* cannot happen: t is after the chunk's last */
+        h->bytes += osp_chunk_app_mem(&hd->app) - before;
+        s->last_t = t;
+    } else {
+        double old;
+        if (held(hd, t, &old))
+            return memcmp(&old, &v, sizeof(v)) == 0 ? STORE_APPEND_DUP : STORE_APPEND_CONFLICT;
+        ooo_insert(h, hd, t, v, arrival_ms);
     }
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 16;
-        s->ts = osp_reallocarray(s->ts, s->cap, sizeof(*s->ts));
-        s->vs = osp_reallocarray(s->vs, s->cap, sizeof(*s->vs));
-    }
-    if (pos < s->n) {
-        memmove(s->ts + pos + 1, s->ts + pos, (s->n - pos) * sizeof(*s->ts));
-        memmove(s->vs + pos + 1, s->vs + pos, (s->n - pos) * sizeof(*s->vs));
-    }
-    s->ts[pos] = t;
-    s->vs[pos] = v;
-    s->n++;
+    if (t < s->min_t)
+        s->min_t = t;
+    if (t > s->max_t)
+        s->max_t = t;
     h->nsamples++;
+    h->appended++;
     return STORE_APPEND_OK;
 }
 
 size_t
-store_head_truncate(store_head *h, int64_t mint_ms)
+store_head_cut(store_head *h, int64_t arrived_before)
 {
-    size_t dropped = 0, kept = 0;
+    size_t closed = 0;
+    for (size_t r = 0; r < h->n; r++) {
+        store_hdata *hd = h->v[r]->hd;
+        if (hd == NULL)
+            continue;
+        size_t before = hd->nch;
+        if (osp_chunk_app_count(&hd->app) > 0 && hd->app_since < arrived_before)
+            close_app(h, hd);
+        if (hd->ooo_n > 0 && hd->ooo_since < arrived_before)
+            close_ooo(h, hd);
+        closed += hd->nch - before;
+    }
+    return closed;
+}
+
+size_t
+store_head_unpersisted(const store_head *h, store_chunk_ref *out, size_t max)
+{
+    size_t k = 0;
+    for (size_t r = 0; r < h->n && k < max; r++) {
+        const store_series *s = h->v[r];
+        if (s->hd == NULL)
+            continue;
+        for (uint32_t i = 0; i < s->hd->nch && k < max; i++) {
+            const store_chunk *c = &s->hd->ch[i];
+            if (!c->persisted)
+                out[k++] = (store_chunk_ref){.series_id = (int64_t)s->id,
+                                             .ref = (uint32_t)r,
+                                             .min_t = c->min_t,
+                                             .max_t = c->max_t,
+                                             .data = c->data,
+                                             .len = c->len,
+                                             .n = c->n};
+        }
+    }
+    return k;
+}
+
+void
+store_head_mark_persisted(store_head *h, const store_chunk_ref *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        store_hdata *hd = h->v[c[i].ref]->hd;
+        for (uint32_t j = 0; hd != NULL && j < hd->nch; j++)
+            if (hd->ch[j].data == c[i].data)
+                hd->ch[j].persisted = true;
+    }
+}
+
+int64_t
+store_head_watermark(const store_head *h)
+{
+    int64_t w = INT64_MAX;
+    for (size_t r = 0; r < h->n; r++) {
+        const store_hdata *hd = h->v[r]->hd;
+        if (hd == NULL)
+            continue;
+        if (osp_chunk_app_count(&hd->app) > 0 && hd->app_since < w)
+            w = hd->app_since;
+        if (hd->ooo_n > 0 && hd->ooo_since < w)
+            w = hd->ooo_since;
+        for (uint32_t i = 0; i < hd->nch; i++)
+            if (!hd->ch[i].persisted && hd->ch[i].since_ms < w)
+                w = hd->ch[i].since_ms;
+    }
+    return w;
+}
+
+size_t
+store_head_evict(store_head *h, int64_t mem_cut, int64_t drop_before)
+{
+    size_t freed = 0;
     for (size_t r = 0; r < h->n; r++) {
         store_series *s = h->v[r];
-        size_t k = lower_bound(s->ts, s->n, mint_ms);
-        if (k > 0) {
-            memmove(s->ts, s->ts + k, (s->n - k) * sizeof(*s->ts));
-            memmove(s->vs, s->vs + k, (s->n - k) * sizeof(*s->vs));
-            s->n -= k;
-            dropped += k;
-            if (s->cap > 64 && s->n < s->cap / 4) {
-                s->cap = s->n < 16 ? 16 : s->n * 2;
-                s->ts = osp_reallocarray(s->ts, s->cap, sizeof(*s->ts));
-                s->vs = osp_reallocarray(s->vs, s->cap, sizeof(*s->vs));
+        store_hdata *hd = s->hd;
+        if (hd == NULL)
+            continue;
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < hd->nch; i++) {
+            store_chunk *c = &hd->ch[i];
+            if ((c->persisted && c->max_t < mem_cut) || c->max_t < drop_before) {
+                h->bytes -= c->len;
+                h->nsamples -= c->n;
+                h->nchunks--;
+                osp_free(c->data);
+                freed++;
+            } else {
+                hd->ch[k++] = *c;
             }
         }
-        if (s->n == 0 && k > 0)
-            series_free(s);
-        else
-            h->v[kept++] = s;
+        hd->nch = k;
+        if (hd->ooo_n > 0 && hd->ooo_t[0] < drop_before) {
+            size_t d = lower_bound(hd->ooo_t, hd->ooo_n, drop_before);
+            memmove(hd->ooo_t, hd->ooo_t + d, (hd->ooo_n - d) * sizeof(*hd->ooo_t));
+            memmove(hd->ooo_v, hd->ooo_v + d, (hd->ooo_n - d) * sizeof(*hd->ooo_v));
+            hd->ooo_n -= (uint32_t)d;
+            h->nsamples -= d;
+        }
+        size_t na = osp_chunk_app_count(&hd->app);
+        if (na > 0 && osp_chunk_app_max_t(&hd->app) < drop_before) {
+            osp_chunk_app_reset(&hd->app);
+            h->nsamples -= na;
+        }
+        if (hd->nch == 0 && hd->ooo_n == 0 && osp_chunk_app_count(&hd->app) == 0)
+            hdata_free(h, s);
     }
-    h->nsamples -= dropped;
-    if (kept != h->n) {
-        h->n = kept;
-        size_t nslots = 1024;
-        while (nslots < h->n * 2)
-            nslots *= 2;
-        slots_rebuild(h, nslots);
-        store_index_clear(h->ix);
-        for (size_t r = 0; r < h->n; r++)
-            store_index_add(h->ix, (uint32_t)r, &h->v[r]->labels);
-    }
-    return dropped;
+    if (mem_cut > h->mem_cut)
+        h->mem_cut = mem_cut;
+    return freed;
+}
+
+void
+store_head_set_mem_cut(store_head *h, int64_t mem_cut)
+{
+    h->mem_cut = mem_cut;
+}
+
+int64_t
+store_head_mem_cut(const store_head *h)
+{
+    return h->mem_cut;
+}
+
+void
+store_head_load_chunk(store_head *h, uint32_t ref, int64_t min_t, int64_t max_t,
+                      const uint8_t *data, size_t len)
+{
+    store_series *s = h->v[ref];
+    size_t n = 0;
+    if (osp_chunk_count(data, len, &n) != 0 || n == 0)
+        return;
+    store_hdata *hd = hdata_get(h, s);
+    store_chunk c = {.min_t = min_t,
+                     .max_t = max_t,
+                     .data = osp_malloc(len),
+                     .len = (uint32_t)len,
+                     .n = (uint32_t)n,
+                     .persisted = true};
+    memcpy(c.data, data, len);
+    add_chunk(h, hd, c);
+    h->nsamples += n;
+    if (max_t > s->last_t)
+        s->last_t = max_t;
+    store_head_note_range(h, ref, min_t, max_t);
+}
+
+void
+store_head_note_range(store_head *h, uint32_t ref, int64_t min_t, int64_t max_t)
+{
+    store_series *s = h->v[ref];
+    if (min_t < s->min_t)
+        s->min_t = min_t;
+    if (max_t > s->max_t)
+        s->max_t = max_t;
 }
 
 size_t
@@ -250,9 +594,33 @@ store_head_nseries(const store_head *h)
 }
 
 size_t
+store_head_nactive(const store_head *h)
+{
+    return __atomic_load_n(&h->nactive, __ATOMIC_RELAXED);
+}
+
+size_t
 store_head_nsamples(const store_head *h)
 {
     return __atomic_load_n(&h->nsamples, __ATOMIC_RELAXED);
+}
+
+size_t
+store_head_nchunks(const store_head *h)
+{
+    return __atomic_load_n(&h->nchunks, __ATOMIC_RELAXED);
+}
+
+size_t
+store_head_bytes(const store_head *h)
+{
+    return __atomic_load_n(&h->bytes, __ATOMIC_RELAXED);
+}
+
+uint64_t
+store_head_appended(const store_head *h)
+{
+    return __atomic_load_n(&h->appended, __ATOMIC_RELAXED);
 }
 
 const store_series *
@@ -278,29 +646,124 @@ series_matches(const store_series *s, const osp_matcher *ms, size_t nm)
     return true;
 }
 
-static bool
-has_sample_in(const store_series *s, int64_t mint, int64_t maxt)
-{
-    if (mint == INT64_MIN && maxt == INT64_MAX)
-        return true;
-    size_t k = lower_bound(s->ts, s->n, mint);
-    return k < s->n && s->ts[k] <= maxt;
-}
-
 void
 store_head_match(const store_head *h, const osp_matcher *ms, size_t nm, int64_t mint_ms,
                  int64_t maxt_ms, osp_arena *a, uint32_t **out, size_t *nout)
 {
     uint32_t *cand;
     size_t nc, k = 0;
+    bool all_time = mint_ms == INT64_MIN && maxt_ms == INT64_MAX;
     store_index_candidates(h->ix, ms, nm, (uint32_t)h->n, a, &cand, &nc);
     for (size_t i = 0; i < nc; i++) {
         const store_series *s = h->v[cand[i]];
-        if (series_matches(s, ms, nm) && has_sample_in(s, mint_ms, maxt_ms))
+        if (series_matches(s, ms, nm) && (all_time || (s->min_t <= maxt_ms && s->max_t >= mint_ms)))
             cand[k++] = cand[i];
     }
     *out = cand;
     *nout = k;
+}
+
+/* ---- reading samples ---- */
+
+typedef struct merge_ent {
+    int64_t t;
+    double v;
+    size_t i;
+} merge_ent;
+
+static int
+merge_cmp(const void *a, const void *b)
+{
+    const merge_ent *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+size_t
+store_samples_merge(int64_t *ts, double *vs, size_t n)
+{
+    bool sorted = true;
+    for (size_t i = 1; i < n && sorted; i++)
+        sorted = ts[i] > ts[i - 1];
+    if (sorted)
+        return n;
+    merge_ent *e = osp_reallocarray(NULL, n, sizeof(*e));
+    for (size_t i = 0; i < n; i++)
+        e[i] = (merge_ent){ts[i], vs[i], i};
+    qsort(e, n, sizeof(*e), merge_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k > 0 && ts[k - 1] == e[i].t)
+            continue;
+        ts[k] = e[i].t;
+        vs[k] = e[i].v;
+        k++;
+    }
+    osp_free(e);
+    return k;
+}
+
+static void
+decode_into(const uint8_t *data, size_t len, int64_t mint, int64_t maxt, int64_t *ts, double *vs,
+            size_t cap, size_t *n)
+{
+    osp_chunk_it it;
+    osp_chunk_it_init(&it, data, len);
+    int64_t t;
+    double v;
+    while (*n < cap && osp_chunk_it_next(&it, &t, &v) == 1) {
+        if (t > maxt)
+            break;
+        if (t >= mint) {
+            ts[*n] = t;
+            vs[*n] = v;
+            (*n)++;
+        }
+    }
+}
+
+void
+store_head_samples(const store_head *h, uint32_t ref, int64_t mint, int64_t maxt,
+                   bool unpersisted_only, osp_arena *a, int64_t **ts, double **vs, size_t *n)
+{
+    const store_hdata *hd = h->v[ref]->hd;
+    *n = 0;
+    *ts = NULL;
+    *vs = NULL;
+    if (hd == NULL)
+        return;
+    size_t cap = hd->ooo_n, an = osp_chunk_app_count(&hd->app);
+    if (an > 0 && osp_chunk_app_min_t(&hd->app) <= maxt && osp_chunk_app_max_t(&hd->app) >= mint)
+        cap += an;
+    for (uint32_t i = 0; i < hd->nch; i++) {
+        const store_chunk *c = &hd->ch[i];
+        if (c->min_t <= maxt && c->max_t >= mint && !(unpersisted_only && c->persisted))
+            cap += c->n;
+    }
+    if (cap == 0)
+        return;
+    int64_t *t = osp_arena_alloc(a, cap * sizeof(*t));
+    double *v = osp_arena_alloc(a, cap * sizeof(*v));
+    size_t k = 0, len;
+    for (uint32_t i = 0; i < hd->nch; i++) {
+        const store_chunk *c = &hd->ch[i];
+        if (c->min_t <= maxt && c->max_t >= mint && !(unpersisted_only && c->persisted))
+            decode_into(c->data, c->len, mint, maxt, t, v, cap, &k);
+    }
+    if (an > 0 && osp_chunk_app_min_t(&hd->app) <= maxt && osp_chunk_app_max_t(&hd->app) >= mint) {
+        const uint8_t *b = osp_chunk_app_bytes(&hd->app, &len);
+        decode_into(b, len, mint, maxt, t, v, cap, &k);
+    }
+    for (size_t i = lower_bound(hd->ooo_t, hd->ooo_n, mint);
+         i < hd->ooo_n && hd->ooo_t[i] <= maxt && k < cap; i++) {
+        t[k] = hd->ooo_t[i];
+        v[k] = hd->ooo_v[i];
+        k++;
+    }
+    *n = store_samples_merge(t, v, k);
+    *ts = t;
+    *vs = v;
 }
 
 static int
@@ -313,15 +776,14 @@ head_select(void *ctx, const osp_matcher *ms, size_t nm, int64_t mint_ms, int64_
     store_head_rdlock(h);
     store_head_match(h, ms, nm, mint_ms, maxt_ms, a, &refs, &n);
     for (size_t i = 0; i < n; i++) {
-        const store_series *s = h->v[refs[i]];
-        size_t lo = lower_bound(s->ts, s->n, mint_ms);
-        size_t hi = lo;
-        while (hi < s->n && s->ts[hi] <= maxt_ms)
-            hi++;
-        if (hi == lo)
+        int64_t *ts;
+        double *vs;
+        size_t k;
+        store_head_samples(h, refs[i], mint_ms, maxt_ms, false, a, &ts, &vs, &k);
+        if (k == 0)
             continue;
-        osp_promql_series *ps = osp_promql_series_set_add(out, a, &s->labels);
-        osp_promql_series_push_many(ps, a, s->ts + lo, s->vs + lo, hi - lo);
+        osp_promql_series *ps = osp_promql_series_set_add(out, a, &h->v[refs[i]]->labels);
+        osp_promql_series_push_many(ps, a, ts, vs, k);
     }
     store_head_unlock(h);
     return 0;

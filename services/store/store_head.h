@@ -1,8 +1,20 @@
-/* store_head.h - the in-memory head: series_id -> series (sorted labels,
- * samples sorted by time), the inverted index, and the metric metadata.
+/* store_head.h - the in-memory side of the store: the series catalog (every
+ * series id -> sorted labels, refs stable for the life of the head), the
+ * inverted index over it, the per-series head data (an open compressed chunk
+ * being appended, an out-of-order buffer, closed compressed chunks of the head
+ * window), and the metric metadata.
+ *
+ * Closed chunks are written to PostgreSQL (store_chunks) and stay in memory
+ * while they overlap the head window; every chunk with max_t >= the memory
+ * cut (store_head_mem_cut) is in memory, so a query that starts at or after
+ * the cut never reads PostgreSQL. Samples not yet in a persisted chunk are
+ * durable through the batch log; store_head_watermark says from which arrival
+ * time on the log is still needed.
+ *
  * One rwlock guards it all: the ingest path writes under the write lock,
- * queries read under the read lock. Series refs (array positions) are valid
- * only while the caller holds a lock: retention compacts them. */
+ * queries read under the read lock. Chunk data buffers are immutable and are
+ * freed only by store_head_evict/clear, which only the ingest thread calls, so
+ * that thread may keep pointers to them after unlocking. */
 #ifndef STORE_HEAD_H
 #define STORE_HEAD_H
 
@@ -11,24 +23,53 @@
 #include <stdint.h>
 
 #include "osp_arena.h"
+#include "osp_chunk.h"
 #include "osp_labels.h"
 #include "promql.h"
 #include "store_index.h"
 
 typedef struct store_head store_head;
 
-/* One series of the head (read-only for callers). */
+/* Chunks never span a partition boundary of the chunk tables (UTC days), so
+ * a chunk lies in the partition of its min_t. */
+#define STORE_PARTITION_MS ((int64_t)86400 * 1000)
+/* An open chunk is closed at this many samples (Prometheus's target). */
+#define STORE_CHUNK_SAMPLES 120
+
+/* One closed chunk in memory. */
+typedef struct store_chunk {
+    int64_t min_t, max_t;
+    int64_t since_ms; /* arrival (commit ms) of its earliest sample; only while unpersisted */
+    uint8_t *data;    /* osp_chunk encoding, immutable */
+    uint32_t len, n;
+    bool persisted;
+} store_chunk;
+
+/* The head data of one series (NULL when the series is not in the head). */
+typedef struct store_hdata {
+    osp_chunk_app app; /* open chunk: samples after every closed in-order one */
+    int64_t app_since;
+    int64_t *ooo_t; /* out-of-order samples, sorted, not yet in a chunk */
+    double *ooo_v;
+    uint32_t ooo_n, ooo_cap;
+    int64_t ooo_since;
+    store_chunk *ch; /* closed chunks sorted by min_t (out-of-order ones may overlap) */
+    uint32_t nch, capch;
+} store_hdata;
+
+/* One series of the catalog (read-only for callers). */
 typedef struct store_series {
     uint64_t id;       /* osp_labels_hash of labels */
     osp_labels labels; /* sorted by name */
-    int64_t *ts;       /* unix ms, strictly increasing */
-    double *vs;
-    size_t n, cap;
+    int64_t min_t;     /* known data range (min_t > max_t: none known) */
+    int64_t max_t;
+    int64_t last_t; /* newest in-order sample appended (INT64_MIN: none) */
+    store_hdata *hd;
 } store_series;
 
 /* Outcome of store_head_append. */
 typedef enum store_append_res {
-    STORE_APPEND_OK = 0,   /* stored (appended or inserted in order) */
+    STORE_APPEND_OK = 0,   /* stored */
     STORE_APPEND_DUP,      /* same timestamp, bitwise-identical value: ignored */
     STORE_APPEND_CONFLICT, /* same timestamp, another value: rejected */
 } store_append_res;
@@ -52,26 +93,84 @@ int64_t store_head_id(const osp_labels *sorted);
  * 64-bit hash collision). Read or write lock held. */
 int store_head_find(const store_head *h, uint64_t id, const osp_labels *sorted, uint32_t *ref);
 
+/* store_head_find_id: the ref of series id (no label check). Lock held. */
+int store_head_find_id(const store_head *h, uint64_t id, uint32_t *ref);
+
 /* store_head_get_or_create: like store_head_find, creating the series (copy
  * of sorted, indexed) when missing; *created says so (may be NULL). Errors:
  * OSP_EEXIST on a hash collision (nothing created). Write lock held. */
 int store_head_get_or_create(store_head *h, uint64_t id, const osp_labels *sorted, uint32_t *ref,
                              bool *created);
 
-/* store_head_append: add sample (t, v) to series ref with the rules of the
- * head: a newer t appends; an older t is inserted in order; an existing t is
- * a duplicate when the value is bitwise identical (stale markers included),
- * else a conflict. Write lock held. */
-store_append_res store_head_append(store_head *h, uint32_t ref, int64_t t, double v);
+/* store_head_append: add sample (t, v) that arrived (was committed to the
+ * log) at arrival_ms to series ref: a t after the series' newest appends to
+ * its open chunk; an older t goes to the out-of-order buffer unless that t is
+ * already held in memory: then it is a duplicate when the value is bitwise
+ * identical (stale markers included), else a conflict. Samples older than
+ * the memory cut are not checked against PostgreSQL (compaction and queries
+ * keep the first-written value). Write lock held. */
+store_append_res store_head_append(store_head *h, uint32_t ref, int64_t t, double v,
+                                   int64_t arrival_ms);
 
-/* store_head_truncate: drop samples with t < mint_ms and then series left
- * without samples (refs are renumbered, the index rebuilt). Returns the number
- * of samples dropped. Write lock held. */
-size_t store_head_truncate(store_head *h, int64_t mint_ms);
+/* store_head_cut: close the open chunks and out-of-order buffers whose
+ * earliest sample arrived before arrived_before (INT64_MAX: all), so they can
+ * be persisted. Returns the chunks closed. Write lock held. */
+size_t store_head_cut(store_head *h, int64_t arrived_before);
+
+/* A closed, unpersisted chunk handed to the persister. data stays valid until
+ * the caller's thread calls store_head_evict or store_head_clear. */
+typedef struct store_chunk_ref {
+    int64_t series_id;
+    uint32_t ref;
+    int64_t min_t, max_t;
+    const uint8_t *data;
+    uint32_t len, n;
+} store_chunk_ref;
+
+/* store_head_unpersisted: up to max closed unpersisted chunks into out
+ * (caller array). Returns the count. Lock held. */
+size_t store_head_unpersisted(const store_head *h, store_chunk_ref *out, size_t max);
+
+/* store_head_mark_persisted: mark the n chunks (from store_head_unpersisted)
+ * persisted. Write lock held. */
+void store_head_mark_persisted(store_head *h, const store_chunk_ref *c, size_t n);
+
+/* store_head_watermark: the earliest arrival of a sample not yet in a
+ * persisted chunk (INT64_MAX: none): log batches that arrived before it are
+ * no longer needed. Lock held. */
+int64_t store_head_watermark(const store_head *h);
+
+/* store_head_evict: free persisted chunks with max_t < mem_cut, and every
+ * sample, chunk or buffer entirely before drop_before (retention; INT64_MIN:
+ * none); series left without head data leave the head (they stay in the
+ * catalog). Raises the memory cut to mem_cut. Returns the chunks freed. Write
+ * lock held, ingest thread only. */
+size_t store_head_evict(store_head *h, int64_t mem_cut, int64_t drop_before);
+
+/* store_head_set_mem_cut / store_head_mem_cut: the memory cut (INT64_MIN
+ * until the first store_head_set_mem_cut: all data is in memory). */
+void store_head_set_mem_cut(store_head *h, int64_t mem_cut);
+int64_t store_head_mem_cut(const store_head *h);
+
+/* store_head_load_chunk: add a persisted chunk read from PostgreSQL to series
+ * ref's head data (at start, for the head window). Write lock held. */
+void store_head_load_chunk(store_head *h, uint32_t ref, int64_t min_t, int64_t max_t,
+                           const uint8_t *data, size_t len);
+
+/* store_head_note_range: widen series ref's known data range. Write lock. */
+void store_head_note_range(store_head *h, uint32_t ref, int64_t min_t, int64_t max_t);
+
+/* store_head_clear: forget everything (catalog, head data, metadata). Write
+ * lock held, ingest thread only. */
+void store_head_clear(store_head *h);
 
 /* Counters (any lock held, or none for a racy read by metrics). */
-size_t store_head_nseries(const store_head *h);
-size_t store_head_nsamples(const store_head *h);
+size_t store_head_nseries(const store_head *h);    /* catalog */
+size_t store_head_nactive(const store_head *h);    /* series with head data */
+size_t store_head_nsamples(const store_head *h);   /* samples in memory */
+size_t store_head_nchunks(const store_head *h);    /* closed chunks in memory */
+size_t store_head_bytes(const store_head *h);      /* bytes of sample data in memory */
+uint64_t store_head_appended(const store_head *h); /* samples appended, ever */
 
 /* store_head_series: the series at ref (lock held; ref < store_head_nseries). */
 const store_series *store_head_series(const store_head *h, uint32_t ref);
@@ -80,14 +179,25 @@ const store_series *store_head_series(const store_head *h, uint32_t ref);
 const store_index *store_head_index(const store_head *h);
 
 /* store_head_match: refs (sorted, in arena a) of the series matching all nm
- * matchers that have a sample in [mint_ms, maxt_ms] (pass INT64_MIN/INT64_MAX
- * for no time filter; series without samples then match too). Lock held. */
+ * matchers whose known data range overlaps [mint_ms, maxt_ms] (pass
+ * INT64_MIN/INT64_MAX for no time filter: every matching series). Lock held. */
 void store_head_match(const store_head *h, const osp_matcher *ms, size_t nm, int64_t mint_ms,
                       int64_t maxt_ms, osp_arena *a, uint32_t **out, size_t *nout);
 
-/* store_head_source: the PromQL source over h; its select takes the read lock
- * itself and copies samples into the query's arena. */
+/* store_head_samples: series ref's in-memory samples with mint <= t <= maxt,
+ * sorted and without duplicate timestamps (the earliest-closed chunk wins),
+ * into arena arrays. With unpersisted_only, persisted chunks are skipped (the
+ * caller reads those from PostgreSQL). Lock held. */
+void store_head_samples(const store_head *h, uint32_t ref, int64_t mint, int64_t maxt,
+                        bool unpersisted_only, osp_arena *a, int64_t **ts, double **vs, size_t *n);
+
+/* store_head_source: a PromQL source over h's memory alone (tests, and
+ * stores without PostgreSQL); its select takes the read lock itself. */
 osp_promql_source store_head_source(store_head *h);
+
+/* store_samples_merge: sort n samples by t (stable) and keep the first of
+ * equal timestamps; returns the new count. */
+size_t store_samples_merge(int64_t *ts, double *vs, size_t n);
 
 /* ---- metric metadata (same lock) ---- */
 

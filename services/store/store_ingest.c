@@ -1,7 +1,9 @@
 /* store_ingest.c - the ingest thread. Groups of up to 256 messages / 8 MiB /
  * 20 ms share one transaction; a group is acked only after its COMMIT, and a
  * group that failed to commit is kept and retried after reconnecting, so a
- * PostgreSQL outage loses nothing (producers also keep unacked batches). */
+ * PostgreSQL outage loses nothing (producers also keep unacked batches).
+ * Between groups: chunk persistence, log trimming and eviction every second,
+ * compaction every few seconds (bounded), retention and sizes every minute. */
 #include "store_ingest.h"
 
 #include <pthread.h>
@@ -13,6 +15,7 @@
 #include "osp_time.h"
 #include "store_apply.h"
 #include "store_cache.h"
+#include "store_chunks.h"
 #include "store_pg.h"
 
 #define GROUP_MAX_MSGS 256
@@ -20,6 +23,11 @@
 #define GROUP_MAX_MS 20
 #define RETENTION_EVERY_MS 60000
 #define PING_EVERY_MS 500
+#define PERSIST_EVERY_MS 1000
+#define COMPACT_EVERY_MS 5000
+#define COMPACT_BUDGET_MS 300 /* compaction work per turn, so acks keep flowing */
+#define COMPACT_SERIES 500    /* series per compaction transaction */
+#define PERSIST_BATCH 5000    /* chunks per write transaction */
 
 struct store_ingest {
     store_pg *pg;
@@ -32,9 +40,15 @@ struct store_ingest {
     int replayed;         /* atomic */
     int pg_up;            /* atomic */
     int64_t retention_ms; /* atomic */
+    size_t retention_size;
+    int64_t head_window_ms, chunk_max_age_ms, compaction_window_ms;
     osp_ratelim rl;
-    int64_t next_retention_ms;
-    int64_t next_ping_ms; /* monotonic ms */
+    int64_t next_retention_ms, next_persist_ms, next_compact_ms;
+    int64_t trimmed_to; /* batch log trimmed below this received_ms */
+    int64_t *dirty;     /* compaction windows (start ms) with new level-0 chunks, sorted */
+    size_t ndirty, capdirty;
+    store_chunk_ref *pbuf; /* PERSIST_BATCH */
+    int64_t next_ping_ms;  /* monotonic ms */
     osp_bus_msg *group[GROUP_MAX_MSGS];
     size_t ngroup;
 };
@@ -123,12 +137,12 @@ pg_recovered(store_ingest *in)
 }
 
 static void
-replay_cb(void *ctx, char kind, const void *payload, size_t len)
+replay_cb(void *ctx, char kind, int64_t received_ms, const void *payload, size_t len)
 {
     store_ingest *in = ctx;
     if (kind != 'm')
         return;
-    if (store_replay_one_cached(in->head, in->cache, payload, len) != 0)
+    if (store_replay_one_cached(in->head, in->cache, received_ms, payload, len) != 0)
         osp_log(OSP_LOG_WARN, "store.ingest", "undecodable batch in the log skipped", NULL);
     else
         osp_metric_inc(in->st->replayed_batches);
@@ -143,7 +157,87 @@ meta_cb(void *ctx, const char *metric, const char *type, const char *help, const
     store_head_unlock(h);
 }
 
-/* Connect and, the first time, migrate, load metadata and replay the log. */
+static void
+dirty_add(store_ingest *in, int64_t w)
+{
+    size_t i = 0;
+    while (i < in->ndirty && in->dirty[i] < w)
+        i++;
+    if (i < in->ndirty && in->dirty[i] == w)
+        return;
+    if (in->ndirty == in->capdirty) {
+        in->capdirty = in->capdirty ? in->capdirty * 2 : 64;
+        in->dirty = osp_reallocarray(in->dirty, in->capdirty, sizeof(*in->dirty));
+    }
+    memmove(in->dirty + i + 1, in->dirty + i, (in->ndirty - i) * sizeof(*in->dirty));
+    in->dirty[i] = w;
+    in->ndirty++;
+}
+
+static int64_t
+window_of(const store_ingest *in, int64_t t)
+{
+    int64_t w = in->compaction_window_ms;
+    int64_t q = t / w;
+    if (t % w < 0)
+        q--;
+    return q * w;
+}
+
+static void
+catalog_cb(void *ctx, int64_t id, const osp_labels *ls)
+{
+    store_head *h = ctx;
+    uint32_t ref;
+    if (store_head_get_or_create(h, (uint64_t)id, ls, &ref, NULL) != 0)
+        osp_log(OSP_LOG_ERROR, "store.ingest", "series id collision in the catalog: skipped", NULL);
+}
+
+static void
+range_cb(void *ctx, int64_t id, int64_t min_t, int64_t max_t)
+{
+    store_head *h = ctx;
+    uint32_t ref;
+    if (store_head_find_id(h, (uint64_t)id, &ref) == 0)
+        store_head_note_range(h, ref, min_t, max_t);
+}
+
+static void
+window_chunk_cb(void *ctx, int64_t id, int64_t min_t, int64_t max_t, const uint8_t *data,
+                size_t len)
+{
+    store_ingest *in = ctx;
+    uint32_t ref;
+    if (store_head_find_id(in->head, (uint64_t)id, &ref) == 0)
+        store_head_load_chunk(in->head, ref, min_t, max_t, data, len);
+}
+
+/* load: the catalog, data ranges and the head window's chunks (write lock held). */
+static int
+load_head(store_ingest *in, osp_errinfo *ei)
+{
+    int rc;
+    int64_t *days = NULL;
+    size_t ndays = 0;
+    int64_t cut = osp_now_ms() - in->head_window_ms;
+    if ((rc = store_chunks_load_series(in->pg, catalog_cb, in->head, ei)) != 0 ||
+        (rc = store_chunks_partitions(in->pg, &days, &ndays, ei)) != 0 ||
+        (rc = store_chunks_ranges(in->pg, range_cb, in->head, ei)) != 0 ||
+        (rc = store_chunks_scan(in->pg, cut, window_chunk_cb, in, ei)) != 0)
+        goto out;
+    store_head_set_mem_cut(in->head, cut);
+    /* compaction looks at every window of every day once after a start */
+    for (size_t i = 0; i < ndays; i++)
+        for (int64_t w = days[i] * STORE_PARTITION_MS; w < (days[i] + 1) * STORE_PARTITION_MS;
+             w += in->compaction_window_ms)
+            dirty_add(in, w);
+out:
+    osp_free(days);
+    return rc;
+}
+
+/* Connect and, the first time, migrate, load metadata, the catalog and the
+ * head window, and replay the log. */
 static int
 bring_up(store_ingest *in, osp_errinfo *ei)
 {
@@ -152,29 +246,28 @@ bring_up(store_ingest *in, osp_errinfo *ei)
         return rc;
     if (!store_ingest_replayed(in)) {
         int64_t t0 = osp_mono_ns();
-        if ((rc = store_pg_migrate(in->pg, ei)) != 0 ||
-            (rc = store_pg_load_meta(in->pg, meta_cb, in->head, ei)) != 0 ||
+        store_head_wrlock(in->head);
+        rc = store_pg_migrate(in->pg, ei);
+        if (rc == 0)
+            rc = load_head(in, ei);
+        store_head_unlock(in->head);
+        if (rc != 0 || (rc = store_pg_load_meta(in->pg, meta_cb, in->head, ei)) != 0 ||
             (rc = store_pg_replay(in->pg, replay_cb, in, ei)) != 0) {
             /* start the head over on the next attempt */
             store_head_wrlock(in->head);
-            store_head_truncate(in->head, INT64_MAX);
+            store_head_clear(in->head);
             store_head_unlock(in->head);
             store_cache_sweep(in->cache, in->head);
+            in->ndirty = 0;
             return rc;
         }
-        int64_t min_t = store_ingest_min_t(in);
-        if (min_t != INT64_MIN) {
-            store_head_wrlock(in->head);
-            store_head_truncate(in->head, min_t);
-            store_head_unlock(in->head);
-            store_cache_sweep(in->cache, in->head);
-        }
-        char ms[24], ns[24], ss[24];
+        char ms[24], ns[24], ss[24], as[24];
         snprintf(ms, sizeof(ms), "%lld", (long long)((osp_mono_ns() - t0) / 1000000));
         snprintf(ns, sizeof(ns), "%zu", store_head_nseries(in->head));
+        snprintf(as, sizeof(as), "%zu", store_head_nactive(in->head));
         snprintf(ss, sizeof(ss), "%zu", store_head_nsamples(in->head));
-        osp_log(OSP_LOG_INFO, "store.ingest", "head rebuilt from the batch log", "duration_ms", ms,
-                "series", ns, "samples", ss, NULL);
+        osp_log(OSP_LOG_INFO, "store.ingest", "head rebuilt from the chunks and the batch log",
+                "duration_ms", ms, "series", ns, "head_series", as, "samples", ss, NULL);
         __atomic_store_n(&in->replayed, 1, __ATOMIC_RELEASE);
     }
     pg_recovered(in);
@@ -233,6 +326,151 @@ commit_and_ack(store_ingest *in, osp_errinfo *ei)
     return 0;
 }
 
+/* persist: write the closed chunks, trim the log behind them, evict memory. */
+static void
+persist(store_ingest *in)
+{
+    int64_t now = osp_now_ms();
+    if (now < in->next_persist_ms)
+        return;
+    in->next_persist_ms = now + PERSIST_EVERY_MS;
+    osp_errinfo ei;
+    osp_errinfo_clear(&ei);
+    store_head_wrlock(in->head);
+    store_head_cut(in->head, now - in->chunk_max_age_ms);
+    store_head_unlock(in->head);
+    for (;;) {
+        store_head_rdlock(in->head);
+        size_t n = store_head_unpersisted(in->head, in->pbuf, PERSIST_BATCH);
+        store_head_unlock(in->head);
+        if (n == 0)
+            break;
+        if (store_chunks_write(in->pg, in->pbuf, n, &ei) != 0) {
+            osp_metric_inc(in->st->chunk_write_errors);
+            osp_log(OSP_LOG_WARN, "store.ingest", "writing chunks failed; retried", "error", ei.msg,
+                    NULL);
+            return;
+        }
+        size_t bytes = 0;
+        for (size_t i = 0; i < n; i++) {
+            bytes += in->pbuf[i].len;
+            dirty_add(in, window_of(in, in->pbuf[i].min_t));
+        }
+        osp_metric_add(in->st->chunks_written, (double)n);
+        osp_metric_add(in->st->chunk_bytes_written, (double)bytes);
+        store_head_wrlock(in->head);
+        store_head_mark_persisted(in->head, in->pbuf, n);
+        store_head_unlock(in->head);
+        if (n < PERSIST_BATCH)
+            break;
+    }
+    store_head_rdlock(in->head);
+    int64_t w = store_head_watermark(in->head);
+    store_head_unlock(in->head);
+    if (w == INT64_MAX)
+        w = now; /* nothing unpersisted: every batch committed so far is covered */
+    if (w > in->trimmed_to) {
+        uint64_t deleted = 0;
+        if (store_pg_delete_batches_before(in->pg, w, &deleted, &ei) != 0) {
+            osp_log(OSP_LOG_WARN, "store.ingest", "trimming the batch log failed; retried", "error",
+                    ei.msg, NULL);
+            return;
+        }
+        in->trimmed_to = w;
+        osp_metric_add(in->st->log_trimmed, (double)deleted);
+    }
+    int64_t min_t = store_ingest_min_t(in);
+    store_head_wrlock(in->head);
+    store_head_evict(in->head, now - in->head_window_ms, min_t);
+    store_head_unlock(in->head);
+}
+
+/* compact: merge the chunks of cold dirty windows, for at most COMPACT_BUDGET_MS. */
+static void
+compact(store_ingest *in)
+{
+    int64_t now = osp_now_ms();
+    if (now < in->next_compact_ms)
+        return;
+    in->next_compact_ms = now + COMPACT_EVERY_MS;
+    int64_t delay = in->compaction_window_ms < 1200000 ? in->compaction_window_ms : 1200000;
+    int64_t t0 = osp_mono_ns() / 1000000;
+    size_t i = 0;
+    while (i < in->ndirty && osp_mono_ns() / 1000000 - t0 < COMPACT_BUDGET_MS) {
+        int64_t w0 = in->dirty[i], w1 = w0 + in->compaction_window_ms;
+        if (w1 + delay > now) {
+            i++; /* not cold yet */
+            continue;
+        }
+        if (store_chunks_day(w0) < store_chunks_day(store_ingest_min_t(in))) {
+            memmove(in->dirty + i, in->dirty + i + 1, (in->ndirty - i - 1) * sizeof(*in->dirty));
+            in->ndirty--;
+            continue;
+        }
+        store_compact_res res;
+        osp_errinfo ei;
+        osp_errinfo_clear(&ei);
+        int64_t c0 = osp_mono_ns();
+        if (store_chunks_compact(in->pg, w0, w1, COMPACT_SERIES, &res, &ei) != 0) {
+            osp_log(OSP_LOG_WARN, "store.ingest", "compaction failed; retried", "error", ei.msg,
+                    NULL);
+            return;
+        }
+        if (res.series > 0) {
+            osp_metric_inc(in->st->compactions);
+            osp_metric_observe(in->st->compaction_duration, (double)(osp_mono_ns() - c0) / 1e9);
+            osp_metric_add(in->st->compaction_chunks_in, (double)res.chunks_in);
+            osp_metric_add(in->st->compaction_chunks_out, (double)res.chunks_out);
+            osp_metric_add(in->st->compaction_conflicts, (double)res.conflicts);
+            char a[24], b[24], c[24], d[24];
+            snprintf(a, sizeof(a), "%lld", (long long)w0);
+            snprintf(b, sizeof(b), "%zu", res.series);
+            snprintf(c, sizeof(c), "%zu", res.chunks_in);
+            snprintf(d, sizeof(d), "%zu", res.chunks_out);
+            osp_log(OSP_LOG_DEBUG, "store.ingest", "compacted", "window_start_ms", a, "series", b,
+                    "chunks_in", c, "chunks_out", d, NULL);
+        }
+        if (!res.more) {
+            memmove(in->dirty + i, in->dirty + i + 1, (in->ndirty - i - 1) * sizeof(*in->dirty));
+            in->ndirty--;
+        }
+    }
+    if (i < in->ndirty)
+        in->next_compact_ms = now; /* budget spent with cold work left: continue next turn */
+}
+
+typedef struct sizes_ctx {
+    store_ingest *in;
+    int64_t chunk_bytes;
+} sizes_ctx;
+
+static void
+size_cb(void *ctx, const char *table, int64_t bytes)
+{
+    sizes_ctx *c = ctx;
+    osp_metric_set(osp_metric_with(c->in->st->table_bytes_vec, (const char *[]){table}),
+                   (double)bytes);
+    if (strncmp(table, "osprey_chunks_p", 15) == 0)
+        c->chunk_bytes += bytes;
+}
+
+static void
+drop_day(store_ingest *in, int64_t day, const char *why)
+{
+    osp_errinfo ei;
+    osp_errinfo_clear(&ei);
+    if (store_chunks_drop_partition(in->pg, day, &ei) != 0) {
+        osp_log(OSP_LOG_WARN, "store.ingest", "dropping a partition failed; retried", "error",
+                ei.msg, NULL);
+        return;
+    }
+    osp_metric_inc(in->st->partitions_dropped);
+    char d[24];
+    snprintf(d, sizeof(d), "%lld", (long long)day);
+    osp_log(OSP_LOG_INFO, "store.ingest", "retention dropped a chunk partition", "day", d, "reason",
+            why, NULL);
+}
+
 static void
 retention(store_ingest *in)
 {
@@ -240,29 +478,41 @@ retention(store_ingest *in)
     if (now < in->next_retention_ms)
         return;
     in->next_retention_ms = now + RETENTION_EVERY_MS;
-    int64_t min_t = store_ingest_min_t(in);
-    if (min_t == INT64_MIN)
-        return;
-    store_head_wrlock(in->head);
-    size_t dropped = store_head_truncate(in->head, min_t);
-    store_head_unlock(in->head);
-    if (dropped > 0)
-        store_cache_sweep(in->cache, in->head); /* refs moved, series may have gone */
-    osp_metric_add(in->st->retention_deleted, (double)dropped);
     osp_errinfo ei;
     osp_errinfo_clear(&ei);
-    uint64_t deleted = 0;
-    if (store_pg_delete_batches_before(in->pg, min_t, &deleted, &ei) != 0) {
-        osp_log(OSP_LOG_WARN, "store.ingest", "retention delete failed; retried next minute",
+    int64_t min_t = store_ingest_min_t(in);
+    int64_t *days = NULL;
+    size_t ndays = 0;
+    if (store_chunks_partitions(in->pg, &days, &ndays, &ei) != 0) {
+        osp_log(OSP_LOG_WARN, "store.ingest", "listing partitions failed; retried next minute",
                 "error", ei.msg, NULL);
         return;
     }
-    if (dropped > 0 || deleted > 0) {
-        char a[24], b[24];
-        snprintf(a, sizeof(a), "%zu", dropped);
-        snprintf(b, sizeof(b), "%llu", (unsigned long long)deleted);
-        osp_log(OSP_LOG_INFO, "store.ingest", "retention applied", "head_samples_dropped", a,
-                "batches_deleted", b, NULL);
+    size_t first = 0;
+    /* a day goes when all of it is older than the retention */
+    while (min_t != INT64_MIN && first < ndays && (days[first] + 1) * STORE_PARTITION_MS <= min_t)
+        drop_day(in, days[first++], "time");
+    sizes_ctx sc = {.in = in};
+    if (store_chunks_sizes(in->pg, size_cb, &sc, &ei) == 0 && in->retention_size > 0) {
+        /* by size: the oldest days go first; today's partition is never dropped */
+        int64_t today = store_chunks_day(now);
+        while (sc.chunk_bytes > (int64_t)in->retention_size && first + 1 < ndays &&
+               days[first] < today) {
+            char name[64];
+            snprintf(name, sizeof(name), "%lld", (long long)days[first]);
+            drop_day(in, days[first++], "size");
+            sc.chunk_bytes = 0;
+            if (store_chunks_sizes(in->pg, size_cb, &sc, &ei) != 0)
+                break;
+        }
+    }
+    osp_free(days);
+    /* the head follows: memory before the cut-off goes at the next eviction */
+    if (min_t != INT64_MIN) {
+        store_head_wrlock(in->head);
+        size_t dropped = store_head_evict(in->head, now - in->head_window_ms, min_t);
+        store_head_unlock(in->head);
+        osp_metric_add(in->st->retention_deleted, (double)dropped);
     }
 }
 
@@ -287,6 +537,8 @@ ingest_main(void *arg)
         }
         if (in->bus == NULL) {
             nap(in, 100);
+            persist(in);
+            compact(in);
             retention(in);
             continue;
         }
@@ -315,6 +567,8 @@ ingest_main(void *arg)
             backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
             continue;
         }
+        persist(in);
+        compact(in);
         retention(in);
     }
     for (size_t i = 0; i < in->ngroup; i++)
@@ -333,11 +587,18 @@ store_ingest_start(const store_ingest_opts *opts, store_ingest **out)
     in->bus = opts->consumer;
     in->cache = store_cache_new(0);
     in->retention_ms = opts->retention_ms;
-    in->next_retention_ms = osp_now_ms() + RETENTION_EVERY_MS;
+    in->retention_size = opts->retention_size;
+    in->head_window_ms = opts->head_window_ms;
+    in->chunk_max_age_ms = opts->chunk_max_age_ms > 0 ? opts->chunk_max_age_ms : 900000;
+    in->compaction_window_ms =
+        opts->compaction_window_ms > 0 ? opts->compaction_window_ms : 7200000;
+    in->pbuf = osp_calloc(PERSIST_BATCH, sizeof(*in->pbuf));
+    in->next_retention_ms = osp_now_ms() + 5000;
     osp_metric_set(in->st->pg_up, 0);
     if (pthread_create(&in->thread, NULL, ingest_main, in) != 0) {
         store_pg_free(in->pg);
         store_cache_free(in->cache);
+        osp_free(in->pbuf);
         osp_free(in);
         return OSP_EIO;
     }
@@ -354,5 +615,7 @@ store_ingest_stop(store_ingest *in)
     pthread_join(in->thread, NULL);
     store_pg_free(in->pg);
     store_cache_free(in->cache);
+    osp_free(in->dirty);
+    osp_free(in->pbuf);
     osp_free(in);
 }

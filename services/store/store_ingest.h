@@ -1,7 +1,10 @@
 /* store_ingest.h - the ingest thread: owns a PostgreSQL connection; brings
- * the database and the head up (connect, migrate, load metadata, replay the
- * log), then receives batches from the bus in groups, commits each group in
- * one transaction, applies it and acks it; runs retention every minute. */
+ * the database and the head up (connect, migrate, load metadata and the
+ * series catalog, load the head window's chunks, replay the batch log), then
+ * receives batches from the bus in groups, commits each group in one
+ * transaction, applies it and acks it. Between groups it persists closed
+ * chunks, trims the batch log behind them, evicts memory, compacts cold
+ * windows and applies retention (partition drops). */
 #ifndef STORE_INGEST_H
 #define STORE_INGEST_H
 
@@ -15,11 +18,15 @@
 typedef struct store_ingest store_ingest;
 
 typedef struct store_ingest_opts {
-    const char *conninfo;       /* copied */
-    store_head *head;           /* borrowed */
-    store_stats *stats;         /* borrowed */
-    osp_bus_consumer *consumer; /* borrowed; NULL = no bus (tests) */
-    int64_t retention_ms;       /* 0 = keep everything; see store_ingest_set_retention */
+    const char *conninfo;         /* copied */
+    store_head *head;             /* borrowed */
+    store_stats *stats;           /* borrowed */
+    osp_bus_consumer *consumer;   /* borrowed; NULL = no bus (tests) */
+    int64_t retention_ms;         /* 0 = keep everything; see store_ingest_set_retention */
+    size_t retention_size;        /* bytes of chunk partitions; 0 = no limit */
+    int64_t head_window_ms;       /* 0: persisted chunks leave memory at once */
+    int64_t chunk_max_age_ms;     /* 0: 15 minutes */
+    int64_t compaction_window_ms; /* 0: 2 hours; must divide 24h */
 } store_ingest_opts;
 
 /* store_ingest_start: start the thread. *out written on success (OSP_EIO when

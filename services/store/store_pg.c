@@ -13,12 +13,7 @@
 #include "osp_mem.h"
 #include "osp_time.h"
 #include "store_conf.h"
-
-struct store_pg {
-    char *conninfo;
-    char *who;
-    PGconn *conn;
-};
+#include "store_pg_int.h"
 
 store_pg *
 store_pg_new(const char *conninfo, const char *who)
@@ -99,9 +94,8 @@ store_pg_connect(store_pg *pg, osp_errinfo *ei)
     return 0;
 }
 
-/* check: translate a result; frees it unless it is OK and keep is set. */
-static int
-check(store_pg *pg, PGresult *r, const char *what, bool keep, osp_errinfo *ei)
+int
+store_pg_check(store_pg *pg, PGresult *r, const char *what, bool keep, osp_errinfo *ei)
 {
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
@@ -124,7 +118,7 @@ store_pg_exec(store_pg *pg, const char *sql, osp_errinfo *ei)
 {
     if (!store_pg_ok(pg))
         return osp_errinfo_set(ei, OSP_EUNAVAIL, 0, 0, "not connected to PostgreSQL");
-    return check(pg, PQexec(pg->conn, sql), "query", false, ei);
+    return store_pg_check(pg, PQexec(pg->conn, sql), "query", false, ei);
 }
 
 static const char *const migration_v1 =
@@ -141,6 +135,15 @@ static const char *const migration_v1 =
     " metric text PRIMARY KEY, type text NOT NULL, help text NOT NULL, unit text NOT NULL,"
     " updated_ms bigint NOT NULL);";
 
+/* v2: compressed chunks in tables partitioned by min_t (see docs/schema.sql). */
+static const char *const migration_v2 =
+    "CREATE SEQUENCE IF NOT EXISTS osprey_chunk_seq;"
+    "CREATE TABLE IF NOT EXISTS osprey_chunks ("
+    " series_id bigint NOT NULL, min_t bigint NOT NULL, max_t bigint NOT NULL,"
+    " seq bigint NOT NULL DEFAULT nextval('osprey_chunk_seq'), samples int NOT NULL,"
+    " level smallint NOT NULL, data bytea NOT NULL) PARTITION BY RANGE (min_t);"
+    "CREATE INDEX IF NOT EXISTS osprey_chunks_series ON osprey_chunks (series_id, min_t);";
+
 int
 store_pg_migrate(store_pg *pg, osp_errinfo *ei)
 {
@@ -156,7 +159,7 @@ store_pg_migrate(store_pg *pg, osp_errinfo *ei)
                             ei)) != 0)
         goto fail;
     PGresult *r = PQexec(pg->conn, "SELECT coalesce(max(version), 0) FROM osprey_schema_version");
-    if ((rc = check(pg, r, "reading schema version", true, ei)) != 0)
+    if ((rc = store_pg_check(pg, r, "reading schema version", true, ei)) != 0)
         goto fail;
     int version = atoi(PQgetvalue(r, 0, 0));
     PQclear(r);
@@ -177,6 +180,17 @@ store_pg_migrate(store_pg *pg, osp_errinfo *ei)
             goto fail;
         osp_log(OSP_LOG_INFO, "store.pg", "schema created", "version", "1", NULL);
     }
+    if (version < 2) {
+        if ((rc = store_pg_exec(pg, migration_v2, ei)) != 0)
+            goto fail;
+        char sql[160];
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO osprey_schema_version VALUES (2, %lld) ON CONFLICT DO NOTHING",
+                 (long long)osp_now_ms());
+        if ((rc = store_pg_exec(pg, sql, ei)) != 0)
+            goto fail;
+        osp_log(OSP_LOG_INFO, "store.pg", "schema migrated", "version", "2", NULL);
+    }
     if ((rc = store_pg_exec(pg, "COMMIT", ei)) != 0)
         return rc;
     /* Batch payloads are compact protobuf; pglz spends a third of PostgreSQL's
@@ -196,8 +210,8 @@ fail:
 }
 
 /* Statement text for n rows of k parameters each: prefix ($1,$2),($3,$4) suffix. */
-static void
-values_sql(osp_buf *sql, const char *prefix, size_t n, size_t k, const char *suffix)
+void
+store_pg_values_sql(osp_buf *sql, const char *prefix, size_t n, size_t k, const char *suffix)
 {
     osp_buf_puts(sql, prefix);
     for (size_t i = 0; i < n; i++) {
@@ -224,9 +238,9 @@ store_pg_insert_batches(store_pg *pg, store_pg_batch *b, size_t n, osp_errinfo *
     char(*nums)[24] = osp_calloc(n * 3, sizeof(*nums));
     osp_buf sql;
     osp_buf_init(&sql);
-    values_sql(&sql,
-               "INSERT INTO osprey_batches (producer_id, seq, received_ms, kind, payload) VALUES ",
-               n, K, " ON CONFLICT DO NOTHING RETURNING producer_id, seq");
+    store_pg_values_sql(
+        &sql, "INSERT INTO osprey_batches (producer_id, seq, received_ms, kind, payload) VALUES ",
+        n, K, " ON CONFLICT DO NOTHING RETURNING producer_id, seq");
     for (size_t i = 0; i < n; i++) {
         snprintf(nums[i * 3], 24, "%" PRId64, (int64_t)b[i].seq);
         snprintf(nums[i * 3 + 1], 24, "%" PRId64, b[i].received_ms);
@@ -242,7 +256,7 @@ store_pg_insert_batches(store_pg *pg, store_pg_batch *b, size_t n, osp_errinfo *
     }
     PGresult *r =
         PQexecParams(pg->conn, osp_buf_cstr(&sql), (int)(n * K), NULL, vals, lens, fmts, 0);
-    int rc = check(pg, r, "inserting batches", true, ei);
+    int rc = store_pg_check(pg, r, "inserting batches", true, ei);
     if (rc == 0) {
         int rows = PQntuples(r);
         for (int j = 0; j < rows; j++) {
@@ -279,9 +293,9 @@ store_pg_insert_series(store_pg *pg, const store_pg_series *s, size_t n, osp_err
         char(*nums)[24] = osp_calloc(m * 2, sizeof(*nums));
         osp_buf sql;
         osp_buf_init(&sql);
-        values_sql(&sql,
-                   "INSERT INTO osprey_series (series_id, labels, metric, first_seen_ms) VALUES ",
-                   m, K, " ON CONFLICT DO NOTHING");
+        store_pg_values_sql(
+            &sql, "INSERT INTO osprey_series (series_id, labels, metric, first_seen_ms) VALUES ", m,
+            K, " ON CONFLICT DO NOTHING");
         for (size_t i = 0; i < m; i++) {
             snprintf(nums[i * 2], 24, "%" PRId64, s[off + i].id);
             snprintf(nums[i * 2 + 1], 24, "%" PRId64, s[off + i].first_seen_ms);
@@ -290,7 +304,7 @@ store_pg_insert_series(store_pg *pg, const store_pg_series *s, size_t n, osp_err
             vals[i * K + 2] = s[off + i].metric;
             vals[i * K + 3] = nums[i * 2 + 1];
         }
-        rc = check(
+        rc = store_pg_check(
             pg, PQexecParams(pg->conn, osp_buf_cstr(&sql), (int)(m * K), NULL, vals, NULL, NULL, 0),
             "inserting series", false, ei);
         osp_buf_fini(&sql);
@@ -315,11 +329,11 @@ store_pg_upsert_meta(store_pg *pg, const store_pg_meta *m, size_t n, int64_t upd
         const char **vals = osp_calloc(k * K, sizeof(*vals));
         osp_buf sql;
         osp_buf_init(&sql);
-        values_sql(&sql,
-                   "INSERT INTO osprey_metadata (metric, type, help, unit, updated_ms) VALUES ", k,
-                   K,
-                   " ON CONFLICT (metric) DO UPDATE SET type = EXCLUDED.type, help = EXCLUDED.help,"
-                   " unit = EXCLUDED.unit, updated_ms = EXCLUDED.updated_ms");
+        store_pg_values_sql(
+            &sql, "INSERT INTO osprey_metadata (metric, type, help, unit, updated_ms) VALUES ", k,
+            K,
+            " ON CONFLICT (metric) DO UPDATE SET type = EXCLUDED.type, help = EXCLUDED.help,"
+            " unit = EXCLUDED.unit, updated_ms = EXCLUDED.updated_ms");
         for (size_t i = 0; i < k; i++) {
             vals[i * K] = m[off + i].metric;
             vals[i * K + 1] = m[off + i].type ? m[off + i].type : "";
@@ -327,7 +341,7 @@ store_pg_upsert_meta(store_pg *pg, const store_pg_meta *m, size_t n, int64_t upd
             vals[i * K + 3] = m[off + i].unit ? m[off + i].unit : "";
             vals[i * K + 4] = ts;
         }
-        rc = check(
+        rc = store_pg_check(
             pg, PQexecParams(pg->conn, osp_buf_cstr(&sql), (int)(k * K), NULL, vals, NULL, NULL, 0),
             "upserting metadata", false, ei);
         osp_buf_fini(&sql);
@@ -345,7 +359,7 @@ store_pg_load_meta(store_pg *pg,
     if (!store_pg_ok(pg))
         return osp_errinfo_set(ei, OSP_EUNAVAIL, 0, 0, "not connected to PostgreSQL");
     PGresult *r = PQexec(pg->conn, "SELECT metric, type, help, unit FROM osprey_metadata");
-    int rc = check(pg, r, "loading metadata", true, ei);
+    int rc = store_pg_check(pg, r, "loading metadata", true, ei);
     if (rc != 0)
         return rc;
     for (int i = 0; i < PQntuples(r); i++)
@@ -355,14 +369,17 @@ store_pg_load_meta(store_pg *pg,
 }
 
 int
-store_pg_replay(store_pg *pg, void (*fn)(void *ctx, char kind, const void *payload, size_t len),
+store_pg_replay(store_pg *pg,
+                void (*fn)(void *ctx, char kind, int64_t received_ms, const void *payload,
+                           size_t len),
                 void *ctx, osp_errinfo *ei)
 {
     int rc;
     if ((rc = store_pg_exec(pg, "BEGIN READ ONLY", ei)) != 0)
         return rc;
     if ((rc = store_pg_exec(pg,
-                            "DECLARE osprey_replay NO SCROLL CURSOR FOR SELECT kind, payload"
+                            "DECLARE osprey_replay NO SCROLL CURSOR FOR SELECT kind, payload,"
+                            " received_ms"
                             " FROM osprey_batches ORDER BY received_ms, producer_id, seq",
                             ei)) != 0)
         goto fail;
@@ -370,12 +387,16 @@ store_pg_replay(store_pg *pg, void (*fn)(void *ctx, char kind, const void *paylo
         /* binary results: payload arrives as raw bytes, kind as one byte */
         PGresult *r =
             PQexecParams(pg->conn, "FETCH 1000 FROM osprey_replay", 0, NULL, NULL, NULL, NULL, 1);
-        if ((rc = check(pg, r, "replaying batches", true, ei)) != 0)
+        if ((rc = store_pg_check(pg, r, "replaying batches", true, ei)) != 0)
             goto fail;
         int rows = PQntuples(r);
         for (int i = 0; i < rows; i++) {
             const char *k = PQgetvalue(r, i, 0);
-            fn(ctx, PQgetlength(r, i, 0) > 0 ? k[0] : 'm', PQgetvalue(r, i, 1),
+            const unsigned char *rm = (const unsigned char *)PQgetvalue(r, i, 2);
+            uint64_t ms = 0;
+            for (int b = 0; b < 8 && PQgetlength(r, i, 2) == 8; b++)
+                ms = ms << 8 | rm[b];
+            fn(ctx, PQgetlength(r, i, 0) > 0 ? k[0] : 'm', (int64_t)ms, PQgetvalue(r, i, 1),
                (size_t)PQgetlength(r, i, 1));
         }
         PQclear(r);
@@ -399,7 +420,7 @@ store_pg_delete_batches_before(store_pg *pg, int64_t ms, uint64_t *deleted, osp_
     const char *vals[] = {num};
     PGresult *r = PQexecParams(pg->conn, "DELETE FROM osprey_batches WHERE received_ms < $1", 1,
                                NULL, vals, NULL, NULL, 0);
-    int rc = check(pg, r, "retention delete", true, ei);
+    int rc = store_pg_check(pg, r, "retention delete", true, ei);
     if (rc == 0) {
         if (deleted != NULL)
             *deleted = strtoull(PQcmdTuples(r), NULL, 10);

@@ -15,7 +15,7 @@
 typedef struct store_pg store_pg;
 
 /* STORE_SCHEMA_VERSION: the version store_pg_migrate brings the database to. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* store_pg_new: a closed connection object for conninfo (copied; libpq
  * keyword/value string or URI; "" = PG* environment). who names it in logs. */
@@ -80,10 +80,12 @@ int store_pg_load_meta(store_pg *pg,
                                   const char *unit),
                        void *ctx, osp_errinfo *ei);
 
-/* store_pg_replay: fn(ctx, kind, payload, len) for every batch of the log in
- * (received_ms, producer_id, seq) order, fetched 1000 rows at a time through
- * a cursor. Returns 0 or an error as above. */
-int store_pg_replay(store_pg *pg, void (*fn)(void *ctx, char kind, const void *payload, size_t len),
+/* store_pg_replay: fn(ctx, kind, received_ms, payload, len) for every batch
+ * of the log in (received_ms, producer_id, seq) order, fetched 1000 rows at a
+ * time through a cursor. Returns 0 or an error as above. */
+int store_pg_replay(store_pg *pg,
+                    void (*fn)(void *ctx, char kind, int64_t received_ms, const void *payload,
+                               size_t len),
                     void *ctx, osp_errinfo *ei);
 
 /* store_pg_delete_batches_before: DELETE FROM osprey_batches WHERE

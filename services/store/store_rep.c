@@ -14,10 +14,12 @@
 #include "osp_mem.h"
 #include "osp_time.h"
 #include "promql.h"
+#include "store_query.h"
 
 struct store_rep {
     osp_bus_rep *rep;
     store_head *head;
+    store_pg *pg; /* the server thread's; NULL: memory only */
     store_ingest *ingest;
     store_stats *stats;
     pthread_mutex_t mu; /* guards the limits */
@@ -124,7 +126,8 @@ answer(store_rep *r, const Osprey__QueryRequest *q, Osprey__QueryResponse *resp,
         resp->error = "store is starting: replaying the batch log into the head";
         goto out;
     }
-    osp_promql_source src = store_head_source(r->head);
+    store_reader rd = {.head = r->head, .pg = r->pg};
+    osp_promql_source src = store_reader_source(&rd);
     if (r->stats != NULL && r->stats->queries != NULL)
         osp_metric_inc(r->stats->queries);
     if (q->step_ms > 0) {
@@ -209,6 +212,7 @@ store_rep_start(const store_rep_opts *o, store_rep **out, osp_errinfo *ei)
 {
     store_rep *r = osp_calloc(1, sizeof(*r));
     r->head = o->head;
+    r->pg = o->conninfo != NULL ? store_pg_new(o->conninfo, "query") : NULL;
     r->ingest = o->ingest;
     r->stats = o->stats;
     pthread_mutex_init(&r->mu, NULL);
@@ -248,6 +252,7 @@ store_rep_stop(store_rep *r)
     if (r->started)
         pthread_join(r->thread, NULL);
     osp_bus_rep_free(r->rep);
+    store_pg_free(r->pg);
     pthread_mutex_destroy(&r->mu);
     osp_free(r);
 }

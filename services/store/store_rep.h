@@ -10,6 +10,7 @@
 #include "osp_err.h"
 #include "store_head.h"
 #include "store_ingest.h"
+#include "store_pg.h"
 #include "store_stats.h"
 
 typedef struct store_rep store_rep;
@@ -19,6 +20,8 @@ typedef struct store_rep store_rep;
 typedef struct store_rep_opts {
     const char *url;          /* REP listen URL, e.g. "tcp://127.0.0.1:7203" */
     store_head *head;         /* evaluated over */
+    const char *conninfo;     /* PostgreSQL, for chunks older than the head window
+                               * (the server thread's own connection); NULL: memory only */
     store_ingest *ingest;     /* readiness (head replayed); NULL = always ready */
     store_stats *stats;       /* counts queries; may be NULL */
     int64_t lookback_ms;      /* as store_api */

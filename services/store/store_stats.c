@@ -18,6 +18,30 @@ head_samples(void *ctx)
     return (double)store_head_nsamples(ctx);
 }
 
+static double
+head_active(void *ctx)
+{
+    return (double)store_head_nactive(ctx);
+}
+
+static double
+head_chunks(void *ctx)
+{
+    return (double)store_head_nchunks(ctx);
+}
+
+static double
+head_bytes(void *ctx)
+{
+    return (double)store_head_bytes(ctx);
+}
+
+static double
+head_appended(void *ctx)
+{
+    return (double)store_head_appended(ctx);
+}
+
 static void
 bus_collect(void *ctx, osp_buf *out)
 {
@@ -91,10 +115,45 @@ store_stats_init(store_stats *st, osp_metrics *reg, store_head *head,
                                                 "Head samples dropped by retention.");
     st->queries = osp_metrics_counter(reg, "osprey_store_queries_total",
                                       "PromQL queries evaluated (instant and range).");
-    osp_metrics_gauge_func(reg, "osprey_store_head_series", "Series in the in-memory head.",
-                           head_series, head);
+    static const char *const table[] = {"table"};
+    st->chunks_written = osp_metrics_counter(reg, "osprey_store_chunks_written_total",
+                                             "Closed chunks written to PostgreSQL.");
+    st->chunk_bytes_written = osp_metrics_counter(reg, "osprey_store_chunk_bytes_written_total",
+                                                  "Compressed bytes of the chunks written.");
+    st->chunk_write_errors = osp_metrics_counter(reg, "osprey_store_chunk_write_errors_total",
+                                                 "Chunk writes that failed (retried).");
+    st->compactions = osp_metrics_counter(reg, "osprey_store_compactions_total",
+                                          "Compaction runs (one transaction each).");
+    st->compaction_duration = osp_metrics_histogram(
+        reg, "osprey_store_compaction_duration_seconds", "Duration of one compaction run.",
+        commit_buckets, sizeof(commit_buckets) / sizeof(commit_buckets[0]));
+    st->compaction_chunks_in = osp_metrics_counter(reg, "osprey_store_compaction_chunks_in_total",
+                                                   "Chunk rows replaced by compaction.");
+    st->compaction_chunks_out = osp_metrics_counter(reg, "osprey_store_compaction_chunks_out_total",
+                                                    "Chunk rows written by compaction.");
+    st->compaction_conflicts = osp_metrics_counter(
+        reg, "osprey_store_compaction_conflicts_total",
+        "Samples dropped by compaction: same timestamp as an earlier-written, different value.");
+    st->partitions_dropped = osp_metrics_counter(reg, "osprey_store_partitions_dropped_total",
+                                                 "Chunk partitions dropped by retention.");
+    st->table_bytes_vec = osp_metrics_gauge_vec(
+        reg, "osprey_store_table_bytes",
+        "pg_total_relation_size of each osprey table and chunk partition.", 1, table);
+    st->log_trimmed = osp_metrics_counter(
+        reg, "osprey_store_log_batches_trimmed_total",
+        "Batch log rows deleted once every sample in them was in a persisted chunk.");
+    osp_metrics_gauge_func(reg, "osprey_store_series", "Series in the catalog.", head_series, head);
+    osp_metrics_gauge_func(reg, "osprey_store_head_series",
+                           "Series with data in the in-memory head.", head_active, head);
     osp_metrics_gauge_func(reg, "osprey_store_head_samples", "Samples in the in-memory head.",
                            head_samples, head);
+    osp_metrics_gauge_func(reg, "osprey_store_head_chunks", "Closed chunks in the in-memory head.",
+                           head_chunks, head);
+    osp_metrics_gauge_func(reg, "osprey_store_head_bytes",
+                           "Bytes of compressed chunks and buffers in the in-memory head.",
+                           head_bytes, head);
+    osp_metrics_counter_func(reg, "osprey_store_samples_appended_total",
+                             "Samples appended to the head.", head_appended, head);
     if (consumer != NULL)
         osp_metrics_add_collector(reg, bus_collect, (void *)consumer);
     osp_metrics_add_process(reg);

@@ -27,6 +27,17 @@ typedef struct store_stats {
     osp_metric *replayed_batches;
     osp_metric *retention_deleted;
     osp_metric *queries;
+    osp_metric *chunks_written;      /* level-0 chunk rows written */
+    osp_metric *chunk_bytes_written; /* their data bytes */
+    osp_metric *chunk_write_errors;
+    osp_metric *compactions;         /* compaction transactions */
+    osp_metric *compaction_duration; /* histogram */
+    osp_metric *compaction_chunks_in;
+    osp_metric *compaction_chunks_out;
+    osp_metric *compaction_conflicts;
+    osp_metric *partitions_dropped;
+    osp_metric *table_bytes_vec; /* {table} */
+    osp_metric *log_trimmed;     /* batch log rows deleted after their samples were persisted */
 } store_stats;
 
 /* store_stats_init: register every metric in reg (borrowed, outlives st) and

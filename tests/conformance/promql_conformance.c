@@ -82,7 +82,7 @@ head_rebuild(backend *b)
             store_head_get_or_create(b->h, (uint64_t)store_head_id(&sorted), &sorted, &ref, NULL),
             0);
         for (size_t j = 0; j < s->npts; j++)
-            assert_int_equal(store_head_append(b->h, ref, s->pts[j].t, s->pts[j].v),
+            assert_int_equal(store_head_append(b->h, ref, s->pts[j].t, s->pts[j].v, 0),
                              STORE_APPEND_OK);
     }
     osp_labels_fini(&sorted);

@@ -290,8 +290,8 @@ class Collector(Daemon):
             f.write(config_text)
         spool = tmp.sub("spool-%d" % free_port())
         args = ["-c", self.cfg,
-                "--store-ingest", "tcp://127.0.0.1:%d" % ingest_port,
-                "--store-ack", "tcp://127.0.0.1:%d" % ack_port,
+                "--store-ingest", "tcp://127.0.0.1:%s" % ingest_port,
+                "--store-ack", "tcp://127.0.0.1:%s" % ack_port,
                 "--spool-dir", spool] + list(extra)
         super().__init__(tmp, "collector", args, **kw)
 

@@ -38,28 +38,36 @@ test_append_rules(void **state)
     store_head *h = store_head_new();
     store_head_wrlock(h);
     uint32_t r = add_series(h, "m", "job", "a", NULL, NULL);
-    assert_int_equal(store_head_append(h, r, 1000, 1.0), STORE_APPEND_OK);
-    assert_int_equal(store_head_append(h, r, 3000, 3.0), STORE_APPEND_OK);
+    assert_int_equal(store_head_append(h, r, 1000, 1.0, 0), STORE_APPEND_OK);
+    assert_int_equal(store_head_append(h, r, 3000, 3.0, 0), STORE_APPEND_OK);
     /* replayed sample: identical value at the same time is a silent duplicate */
-    assert_int_equal(store_head_append(h, r, 3000, 3.0), STORE_APPEND_DUP);
+    assert_int_equal(store_head_append(h, r, 3000, 3.0, 0), STORE_APPEND_DUP);
     /* same time, other value: conflict */
-    assert_int_equal(store_head_append(h, r, 3000, 4.0), STORE_APPEND_CONFLICT);
+    assert_int_equal(store_head_append(h, r, 3000, 4.0, 0), STORE_APPEND_CONFLICT);
     /* out of order: inserted in place */
-    assert_int_equal(store_head_append(h, r, 2000, 2.0), STORE_APPEND_OK);
-    assert_int_equal(store_head_append(h, r, 500, 0.5), STORE_APPEND_OK);
-    assert_int_equal(store_head_append(h, r, 2000, 2.0), STORE_APPEND_DUP);
-    assert_int_equal(store_head_append(h, r, 2000, 2.5), STORE_APPEND_CONFLICT);
+    assert_int_equal(store_head_append(h, r, 2000, 2.0, 0), STORE_APPEND_OK);
+    assert_int_equal(store_head_append(h, r, 500, 0.5, 0), STORE_APPEND_OK);
+    assert_int_equal(store_head_append(h, r, 2000, 2.0, 0), STORE_APPEND_DUP);
+    assert_int_equal(store_head_append(h, r, 2000, 2.5, 0), STORE_APPEND_CONFLICT);
     /* stale markers are samples; a NaN of other bits conflicts with one */
     double stale = osp_promql_stale_nan();
-    assert_int_equal(store_head_append(h, r, 4000, stale), STORE_APPEND_OK);
-    assert_int_equal(store_head_append(h, r, 4000, stale), STORE_APPEND_DUP);
-    assert_int_equal(store_head_append(h, r, 4000, NAN), STORE_APPEND_CONFLICT);
-    const store_series *s = store_head_series(h, r);
-    assert_int_equal(s->n, 5);
+    assert_int_equal(store_head_append(h, r, 4000, stale, 0), STORE_APPEND_OK);
+    assert_int_equal(store_head_append(h, r, 4000, stale, 0), STORE_APPEND_DUP);
+    assert_int_equal(store_head_append(h, r, 4000, NAN, 0), STORE_APPEND_CONFLICT);
+    osp_arena *a = osp_arena_new(0);
+    int64_t *ts;
+    double *vs;
+    size_t n;
+    store_head_samples(h, r, INT64_MIN, INT64_MAX, false, a, &ts, &vs, &n);
+    assert_int_equal(n, 5);
     int64_t want[] = {500, 1000, 2000, 3000, 4000};
     for (size_t i = 0; i < 5; i++)
-        assert_int_equal(s->ts[i], want[i]);
-    assert_true(osp_promql_is_stale(s->vs[4]));
+        assert_int_equal(ts[i], want[i]);
+    assert_true(osp_promql_is_stale(vs[4]));
+    store_head_samples(h, r, 1500, 3000, false, a, &ts, &vs, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(ts[0], 2000);
+    osp_arena_free(a);
     assert_int_equal(store_head_nsamples(h), 5);
     assert_int_equal(store_head_nseries(h), 1);
     store_head_unlock(h);
@@ -106,9 +114,9 @@ fixture(void)
     uint32_t r1 = add_series(h, "up", "job", "b", NULL, NULL);
     uint32_t r2 = add_series(h, "node", "job", "a", "env", "dev");
     for (int64_t t = 0; t <= 600000; t += 15000) {
-        store_head_append(h, r0, t, (double)t / 1000.0);
-        store_head_append(h, r1, t, 1.0);
-        store_head_append(h, r2, t, 2.0 * (double)t / 1000.0);
+        store_head_append(h, r0, t, (double)t / 1000.0, 0);
+        store_head_append(h, r1, t, 1.0, 0);
+        store_head_append(h, r2, t, 2.0 * (double)t / 1000.0, 0);
     }
     store_head_unlock(h);
     return h;
@@ -184,25 +192,91 @@ test_promql_over_head(void **state)
     store_head_free(h);
 }
 
+/* Chunks close at STORE_CHUNK_SAMPLES and at partition boundaries; the
+ * persister sees closed chunks; the watermark follows what is unpersisted;
+ * eviction frees persisted chunks before the memory cut and retention drops
+ * everything before its cut, and a series without data leaves the head but
+ * stays in the catalog. */
 static void
-test_truncate(void **state)
+test_chunks_and_eviction(void **state)
 {
     (void)state;
     store_head *h = store_head_new();
     store_head_wrlock(h);
+    uint32_t r = add_series(h, "m", NULL, NULL, NULL, NULL);
     uint32_t old = add_series(h, "old", NULL, NULL, NULL, NULL);
-    uint32_t cur = add_series(h, "cur", NULL, NULL, NULL, NULL);
-    store_head_append(h, old, 100, 1);
-    store_head_append(h, cur, 100, 1);
-    store_head_append(h, cur, 5000, 2);
-    assert_int_equal(store_head_truncate(h, 1000), 2);
-    assert_int_equal(store_head_nseries(h), 1);
+    int64_t day = STORE_PARTITION_MS;
+    /* 250 samples at 1 s, arriving at 1000 + i: two full chunks and an open one */
+    for (int i = 0; i < 250; i++)
+        assert_int_equal(store_head_append(h, r, day + i * 1000, i, 1000 + i), STORE_APPEND_OK);
+    assert_int_equal(store_head_nchunks(h), 2);
+    assert_int_equal(store_head_watermark(h), 1000);
+    /* a sample in the next day closes the open chunk early */
+    assert_int_equal(store_head_append(h, r, 2 * day, 1, 2000), STORE_APPEND_OK);
+    assert_int_equal(store_head_nchunks(h), 3);
+    /* out of order, older than everything: buffered, not a chunk yet */
+    assert_int_equal(store_head_append(h, r, 10, 5, 3000), STORE_APPEND_OK);
+    assert_int_equal(store_head_append(h, r, 10, 5, 3001), STORE_APPEND_DUP);
+    assert_int_equal(store_head_append(h, r, 10, 6, 3002), STORE_APPEND_CONFLICT);
+    /* duplicates inside closed chunks are found too */
+    assert_int_equal(store_head_append(h, r, day + 5000, 5, 3003), STORE_APPEND_DUP);
+    assert_int_equal(store_head_append(h, r, day + 5000, 6, 3004), STORE_APPEND_CONFLICT);
+    assert_int_equal(store_head_append(h, old, 20, 1, 3005), STORE_APPEND_OK);
+    assert_int_equal(store_head_nsamples(h), 253);
+
+    store_chunk_ref refs[16];
+    size_t n = store_head_unpersisted(h, refs, 16);
+    assert_int_equal(n, 3);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += refs[i].n;
+        assert_int_equal(refs[i].min_t / day, refs[i].max_t / day); /* never across a day */
+    }
+    assert_int_equal(total, 250);
+    store_head_mark_persisted(h, refs, n);
+    /* still unpersisted: the open chunk (arrived 2000), the out-of-order buffers (3000) */
+    assert_int_equal(store_head_watermark(h), 2000);
+    assert_int_equal(store_head_cut(h, 2500), 1); /* only the open chunk arrived before 2500 */
+    assert_int_equal(store_head_cut(h, INT64_MAX), 2);
+    n = store_head_unpersisted(h, refs, 16);
+    assert_int_equal(n, 3);
+    store_head_mark_persisted(h, refs, n);
+    assert_int_equal(store_head_watermark(h), INT64_MAX);
+
+    /* memory cut after the first day: the persisted chunks of day 1 go */
+    store_head_evict(h, 2 * day, INT64_MIN);
+    assert_int_equal(store_head_mem_cut(h), 2 * day);
     assert_int_equal(store_head_nsamples(h), 1);
-    assert_string_equal(osp_labels_get(&store_head_series(h, 0)->labels, "__name__"), "cur");
+    assert_int_equal(store_head_nactive(h), 1);
+    assert_int_equal(store_head_nseries(h), 2); /* "old" left the head, not the catalog */
+    assert_null(store_head_series(h, old)->hd);
+    assert_int_equal(store_head_series(h, old)->max_t, 20);
+    /* retention drops even what is unpersisted */
+    assert_int_equal(store_head_append(h, r, 2 * day + 1000, 2, 4000), STORE_APPEND_OK);
+    store_head_evict(h, INT64_MIN, 3 * day);
+    assert_int_equal(store_head_nsamples(h), 0);
+    assert_int_equal(store_head_nactive(h), 0);
+    assert_int_equal(store_head_watermark(h), INT64_MAX);
     store_head_unlock(h);
-    assert_int_equal(count_matches(h, "old"), 0);
-    assert_int_equal(count_matches(h, "cur"), 1);
+    assert_int_equal(count_matches(h, "old"), 1);
     store_head_free(h);
+}
+
+/* store_samples_merge: stable by input order, first of equal timestamps kept. */
+static void
+test_samples_merge(void **state)
+{
+    (void)state;
+    int64_t ts[] = {3, 1, 2, 1, 3, 4};
+    double vs[] = {30, 10, 20, 11, 31, 40};
+    size_t n = store_samples_merge(ts, vs, 6);
+    assert_int_equal(n, 4);
+    int64_t wt[] = {1, 2, 3, 4};
+    double wv[] = {10, 20, 30, 40};
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(ts[i], wt[i]);
+        assert_true(vs[i] == wv[i]);
+    }
 }
 
 static void
@@ -247,15 +321,15 @@ test_prep_validation(void **state)
 
     store_head *h = store_head_new();
     store_apply_res res = {0};
-    store_apply_prep(h, &p, INT64_MIN, &res);
+    store_apply_prep(h, &p, INT64_MIN, 0, &res);
     assert_int_equal(res.samples, 1);
     assert_int_equal(res.series_created, 1);
     memset(&res, 0, sizeof(res));
-    store_apply_prep(h, &p, INT64_MIN, &res); /* a replay: only duplicates */
+    store_apply_prep(h, &p, INT64_MIN, 0, &res); /* a replay: only duplicates */
     assert_int_equal(res.samples, 0);
     assert_int_equal(res.duplicates, 1);
     memset(&res, 0, sizeof(res));
-    store_apply_prep(h, &p, 5000, &res);
+    store_apply_prep(h, &p, 5000, 0, &res);
     assert_int_equal(res.too_old, 1);
     store_apply_meta(h, &mb);
     store_head_rdlock(h);
@@ -281,9 +355,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append_rules),   cmocka_unit_test(test_find_and_collision),
-        cmocka_unit_test(test_index_matchers), cmocka_unit_test(test_promql_over_head),
-        cmocka_unit_test(test_truncate),       cmocka_unit_test(test_prep_validation),
+        cmocka_unit_test(test_append_rules),        cmocka_unit_test(test_find_and_collision),
+        cmocka_unit_test(test_index_matchers),      cmocka_unit_test(test_promql_over_head),
+        cmocka_unit_test(test_chunks_and_eviction), cmocka_unit_test(test_samples_merge),
+        cmocka_unit_test(test_prep_validation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

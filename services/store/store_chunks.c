@@ -1,0 +1,612 @@
+/* store_chunks.c - SQL of the chunk tables: partition management, writes,
+ * reads for queries and start-up, compaction, retention, sizes. */
+#include "store_chunks.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "osp_buf.h"
+#include "osp_chunk.h"
+#include "osp_mem.h"
+#include "store_pg_int.h"
+
+int64_t
+store_chunks_day(int64_t t)
+{
+    int64_t q = t / STORE_PARTITION_MS;
+    if (t % STORE_PARTITION_MS < 0)
+        q--;
+    return q;
+}
+
+static void
+day_name(int64_t day, char *out, size_t n)
+{
+    time_t s = (time_t)(day * 86400);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    snprintf(out, n, "osprey_chunks_p%04d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+static bool
+name_day(const char *name, int64_t *day)
+{
+    int y, m, d;
+    char tail;
+    if (sscanf(name, "osprey_chunks_p%4d%2d%2d%c", &y, &m, &d, &tail) != 3)
+        return false;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
+    *day = (int64_t)timegm(&tm) / 86400;
+    return true;
+}
+
+/* Partitions known to exist (created or seen by this process). Only the
+ * ingest thread creates and drops them; the mutex keeps TSan and readers
+ * honest. */
+static pthread_mutex_t parts_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t *parts;
+static size_t nparts, capparts;
+
+static bool
+part_known(int64_t day)
+{
+    pthread_mutex_lock(&parts_mu);
+    bool found = false;
+    for (size_t i = 0; i < nparts && !found; i++)
+        found = parts[i] == day;
+    pthread_mutex_unlock(&parts_mu);
+    return found;
+}
+
+static void
+part_set(int64_t day, bool known)
+{
+    pthread_mutex_lock(&parts_mu);
+    size_t i = 0;
+    while (i < nparts && parts[i] != day)
+        i++;
+    if (known && i == nparts) {
+        if (nparts == capparts) {
+            capparts = capparts ? capparts * 2 : 16;
+            parts = osp_reallocarray(parts, capparts, sizeof(*parts));
+        }
+        parts[nparts++] = day;
+    } else if (!known && i < nparts) {
+        parts[i] = parts[--nparts];
+    }
+    pthread_mutex_unlock(&parts_mu);
+}
+
+static int
+ensure_partition(store_pg *pg, int64_t day, osp_errinfo *ei)
+{
+    if (part_known(day))
+        return 0;
+    char name[64], sql[320];
+    day_name(day, name, sizeof(name));
+    snprintf(sql, sizeof(sql),
+             "CREATE TABLE IF NOT EXISTS %s PARTITION OF osprey_chunks"
+             " FOR VALUES FROM (%" PRId64 ") TO (%" PRId64 ")",
+             name, day * STORE_PARTITION_MS, (day + 1) * STORE_PARTITION_MS);
+    int rc = store_pg_exec(pg, sql, ei);
+    if (rc == 0)
+        part_set(day, true);
+    return rc;
+}
+
+static int64_t
+be64(const char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | (unsigned char)p[i];
+    return (int64_t)v;
+}
+
+/* A chunk row to insert. */
+typedef struct chunk_row {
+    int64_t series_id, min_t, max_t, seq; /* seq < 0: the column default */
+    uint32_t n;
+    int level;
+    const uint8_t *data;
+    size_t len;
+} chunk_row;
+
+/* insert_rows: multi-row INSERTs of up to 500 rows (inside the caller's transaction). */
+static int
+insert_rows(store_pg *pg, const chunk_row *r, size_t n, osp_errinfo *ei)
+{
+    enum { K = 7, ROWS = 500 };
+    int rc = 0;
+    for (size_t off = 0; off < n && rc == 0; off += ROWS) {
+        size_t m = n - off < ROWS ? n - off : ROWS;
+        const char **vals = osp_calloc(m * K, sizeof(*vals));
+        int *lens = osp_calloc(m * K, sizeof(*lens));
+        int *fmts = osp_calloc(m * K, sizeof(*fmts));
+        char(*nums)[24] = osp_calloc(m * 6, sizeof(*nums));
+        osp_buf sql;
+        osp_buf_init(&sql);
+        osp_buf_puts(&sql, "INSERT INTO osprey_chunks (series_id, min_t, max_t, seq, samples,"
+                           " level, data) VALUES ");
+        for (size_t i = 0; i < m; i++) {
+            const chunk_row *c = &r[off + i];
+            size_t b = i * K;
+            osp_buf_printf(&sql,
+                           "%s($%zu,$%zu,$%zu,coalesce($%zu::bigint,nextval('osprey_chunk_seq')),"
+                           "$%zu,$%zu,$%zu)",
+                           i ? "," : "", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7);
+            snprintf(nums[i * 6], 24, "%" PRId64, c->series_id);
+            snprintf(nums[i * 6 + 1], 24, "%" PRId64, c->min_t);
+            snprintf(nums[i * 6 + 2], 24, "%" PRId64, c->max_t);
+            snprintf(nums[i * 6 + 3], 24, "%" PRId64, c->seq);
+            snprintf(nums[i * 6 + 4], 24, "%u", c->n);
+            snprintf(nums[i * 6 + 5], 24, "%d", c->level);
+            vals[b] = nums[i * 6];
+            vals[b + 1] = nums[i * 6 + 1];
+            vals[b + 2] = nums[i * 6 + 2];
+            vals[b + 3] = c->seq < 0 ? NULL : nums[i * 6 + 3]; /* NULL: a new seq */
+            vals[b + 4] = nums[i * 6 + 4];
+            vals[b + 5] = nums[i * 6 + 5];
+            vals[b + 6] = (const char *)c->data;
+            lens[b + 6] = (int)c->len;
+            fmts[b + 6] = 1;
+        }
+        rc = store_pg_check(
+            pg, PQexecParams(pg->conn, osp_buf_cstr(&sql), (int)(m * K), NULL, vals, lens, fmts, 0),
+            "inserting chunks", false, ei);
+        osp_buf_fini(&sql);
+        osp_free(vals);
+        osp_free(lens);
+        osp_free(fmts);
+        osp_free(nums);
+    }
+    return rc;
+}
+
+int
+store_chunks_write(store_pg *pg, const store_chunk_ref *c, size_t n, osp_errinfo *ei)
+{
+    if (!store_pg_ok(pg))
+        return osp_errinfo_set(ei, OSP_EUNAVAIL, 0, 0, "not connected to PostgreSQL");
+    if (n == 0)
+        return 0;
+    int rc;
+    int64_t last_day = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        int64_t d = store_chunks_day(c[i].min_t);
+        if (d != last_day && (rc = ensure_partition(pg, d, ei)) != 0)
+            return rc;
+        last_day = d;
+    }
+    chunk_row *rows = osp_calloc(n, sizeof(*rows));
+    for (size_t i = 0; i < n; i++)
+        rows[i] = (chunk_row){.series_id = c[i].series_id,
+                              .min_t = c[i].min_t,
+                              .max_t = c[i].max_t,
+                              .seq = -1,
+                              .n = c[i].n,
+                              .level = 0,
+                              .data = c[i].data,
+                              .len = c[i].len};
+    if ((rc = store_pg_exec(pg, "BEGIN", ei)) == 0) {
+        rc = insert_rows(pg, rows, n, ei);
+        if (rc == 0)
+            rc = store_pg_exec(pg, "COMMIT", ei);
+        else if (store_pg_ok(pg))
+            store_pg_exec(pg, "ROLLBACK", NULL);
+    }
+    osp_free(rows);
+    return rc;
+}
+
+/* ids_array: '{1,2,3}' for a bigint[] parameter. */
+static void
+ids_array(osp_buf *b, const int64_t *ids, size_t n)
+{
+    osp_buf_putc(b, '{');
+    for (size_t i = 0; i < n; i++)
+        osp_buf_printf(b, "%s%" PRId64, i ? "," : "", ids[i]);
+    osp_buf_putc(b, '}');
+}
+
+int
+store_chunks_fetch(store_pg *pg, const int64_t *ids, size_t nids, int64_t mint, int64_t maxt,
+                   int (*fn)(void *ctx, int64_t series_id, const uint8_t *data, size_t len),
+                   void *ctx, osp_errinfo *ei)
+{
+    if (!store_pg_ok(pg))
+        return osp_errinfo_set(ei, OSP_EUNAVAIL, 0, 0, "not connected to PostgreSQL");
+    /* a chunk lies in its min_t's partition: min_t >= the start of mint's day prunes */
+    int64_t lo = mint == INT64_MIN ? INT64_MIN : store_chunks_day(mint) * STORE_PARTITION_MS;
+    char a[24], b[24], c[24];
+    snprintf(a, sizeof(a), "%" PRId64, lo);
+    snprintf(b, sizeof(b), "%" PRId64, maxt);
+    snprintf(c, sizeof(c), "%" PRId64, mint);
+    osp_buf arr;
+    osp_buf_init(&arr);
+    const char *vals[4] = {a, b, c, NULL};
+    const char *sql = "SELECT series_id, data FROM osprey_chunks WHERE min_t >= $1 AND min_t <= $2"
+                      " AND max_t >= $3 ORDER BY series_id, seq";
+    int np = 3;
+    if (ids != NULL && nids > 0) {
+        ids_array(&arr, ids, nids);
+        vals[3] = osp_buf_cstr(&arr);
+        np = 4;
+        sql = "SELECT series_id, data FROM osprey_chunks WHERE min_t >= $1 AND min_t <= $2"
+              " AND max_t >= $3 AND series_id = ANY($4::bigint[]) ORDER BY series_id, seq";
+    }
+    PGresult *r = PQexecParams(pg->conn, sql, np, NULL, vals, NULL, NULL, 1);
+    osp_buf_fini(&arr);
+    int rc = store_pg_check(pg, r, "reading chunks", true, ei);
+    if (rc != 0)
+        return rc;
+    for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
+        if (PQgetlength(r, i, 0) != 8)
+            continue;
+        rc = fn(ctx, be64(PQgetvalue(r, i, 0)), (const uint8_t *)PQgetvalue(r, i, 1),
+                (size_t)PQgetlength(r, i, 1));
+    }
+    PQclear(r);
+    return rc;
+}
+
+int
+store_chunks_scan(store_pg *pg, int64_t since,
+                  void (*fn)(void *ctx, int64_t series_id, int64_t min_t, int64_t max_t,
+                             const uint8_t *data, size_t len),
+                  void *ctx, osp_errinfo *ei)
+{
+    if (!store_pg_ok(pg))
+        return osp_errinfo_set(ei, OSP_EUNAVAIL, 0, 0, "not connected to PostgreSQL");
+    char a[24], b[24];
+    snprintf(a, sizeof(a), "%" PRId64, since);
+    snprintf(b, sizeof(b), "%" PRId64, store_chunks_day(since) * STORE_PARTITION_MS);
+    const char *vals[] = {a, b};
+    int rc;
+    if ((rc = store_pg_exec(pg, "BEGIN READ ONLY", ei)) != 0)
+        return rc;
+    PGresult *r = PQexecParams(pg->conn,
+                               "DECLARE osprey_scan NO SCROLL CURSOR FOR SELECT series_id, min_t,"
+                               " max_t, data FROM osprey_chunks WHERE max_t >= $1 AND min_t >= $2"
+                               " ORDER BY series_id, min_t, seq",
+                               2, NULL, vals, NULL, NULL, 0);
+    if ((rc = store_pg_check(pg, r, "scanning chunks", false, ei)) != 0)
+        goto fail;
+    for (;;) {
+        r = PQexecParams(pg->conn, "FETCH 5000 FROM osprey_scan", 0, NULL, NULL, NULL, NULL, 1);
+        if ((rc = store_pg_check(pg, r, "scanning chunks", true, ei)) != 0)
+            goto fail;
+        int rows = PQntuples(r);
+        for (int i = 0; i < rows; i++)
+            fn(ctx, be64(PQgetvalue(r, i, 0)), be64(PQgetvalue(r, i, 1)), be64(PQgetvalue(r, i, 2)),
+               (const uint8_t *)PQgetvalue(r, i, 3), (size_t)PQgetlength(r, i, 3));
+        PQclear(r);
+        if (rows == 0)
+            break;
+    }
+    return store_pg_exec(pg, "COMMIT", ei);
+fail:
+    if (store_pg_ok(pg))
+        store_pg_exec(pg, "ROLLBACK", NULL);
+    return rc;
+}
+
+int
+store_chunks_ranges(store_pg *pg, void (*fn)(void *ctx, int64_t id, int64_t min_t, int64_t max_t),
+                    void *ctx, osp_errinfo *ei)
+{
+    if (!store_pg_ok(pg))
+        return osp_errinfo_set(ei, OSP_EUNAVAIL, 0, 0, "not connected to PostgreSQL");
+    PGresult *r = PQexecParams(pg->conn,
+                               "SELECT series_id, min(min_t), max(max_t) FROM osprey_chunks"
+                               " GROUP BY series_id",
+                               0, NULL, NULL, NULL, NULL, 1);
+    int rc = store_pg_check(pg, r, "reading series ranges", true, ei);
+    if (rc != 0)
+        return rc;
+    for (int i = 0; i < PQntuples(r); i++)
+        fn(ctx, be64(PQgetvalue(r, i, 0)), be64(PQgetvalue(r, i, 1)), be64(PQgetvalue(r, i, 2)));
+    PQclear(r);
+    return 0;
+}
+
+int
+store_chunks_load_series(store_pg *pg, void (*fn)(void *ctx, int64_t id, const osp_labels *ls),
+                         void *ctx, osp_errinfo *ei)
+{
+    if (!store_pg_ok(pg))
+        return osp_errinfo_set(ei, OSP_EUNAVAIL, 0, 0, "not connected to PostgreSQL");
+    int rc;
+    if ((rc = store_pg_exec(pg, "BEGIN READ ONLY", ei)) != 0)
+        return rc;
+    if ((rc = store_pg_exec(pg,
+                            "DECLARE osprey_cat NO SCROLL CURSOR FOR SELECT s.series_id, e.key,"
+                            " e.value FROM osprey_series s, jsonb_each_text(s.labels) e"
+                            " ORDER BY s.series_id",
+                            ei)) != 0)
+        goto fail;
+    osp_labels ls;
+    osp_labels_init(&ls);
+    int64_t cur = 0;
+    bool have = false;
+    for (;;) {
+        PGresult *r = PQexec(pg->conn, "FETCH 20000 FROM osprey_cat");
+        if ((rc = store_pg_check(pg, r, "loading series", true, ei)) != 0) {
+            osp_labels_fini(&ls);
+            goto fail;
+        }
+        int rows = PQntuples(r);
+        for (int i = 0; i < rows; i++) {
+            int64_t id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+            if (have && id != cur) {
+                osp_labels_sort(&ls);
+                fn(ctx, cur, &ls);
+                osp_labels_reset(&ls);
+            }
+            cur = id;
+            have = true;
+            osp_labels_add(&ls, PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1),
+                           PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
+        }
+        PQclear(r);
+        if (rows == 0)
+            break;
+    }
+    if (have) {
+        osp_labels_sort(&ls);
+        fn(ctx, cur, &ls);
+    }
+    osp_labels_fini(&ls);
+    return store_pg_exec(pg, "COMMIT", ei);
+fail:
+    if (store_pg_ok(pg))
+        store_pg_exec(pg, "ROLLBACK", NULL);
+    return rc;
+}
+
+/* ---- compaction ---- */
+
+typedef struct cmp_ent {
+    int64_t t;
+    double v;
+    size_t i; /* input order: chunks in seq order, samples in time order */
+} cmp_ent;
+
+static int
+cmp_ent_cmp(const void *a, const void *b)
+{
+    const cmp_ent *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* merge_series: decode rows [lo, hi) of r (one series, seq order), merge and
+ * append the level-1 output rows to out. */
+static void
+merge_series(PGresult *r, int lo, int hi, chunk_row **out, size_t *nout, size_t *cap,
+             store_compact_res *res, osp_buf *bytes)
+{
+    size_t n = 0, capn = 0;
+    cmp_ent *e = NULL;
+    int64_t seq = INT64_MAX, sid = be64(PQgetvalue(r, lo, 0));
+    for (int i = lo; i < hi; i++) {
+        int64_t s = be64(PQgetvalue(r, i, 1));
+        if (s < seq)
+            seq = s;
+        osp_chunk_it it;
+        osp_chunk_it_init(&it, (const uint8_t *)PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
+        int64_t t;
+        double v;
+        while (osp_chunk_it_next(&it, &t, &v) == 1) {
+            if (n == capn) {
+                capn = capn ? capn * 2 : 1024;
+                e = osp_reallocarray(e, capn, sizeof(*e));
+            }
+            e[n] = (cmp_ent){t, v, n};
+            n++;
+        }
+        res->chunks_in++;
+    }
+    qsort(e, n, sizeof(*e), cmp_ent_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k > 0 && e[k - 1].t == e[i].t) {
+            if (memcmp(&e[k - 1].v, &e[i].v, sizeof(double)) == 0)
+                res->duplicates++;
+            else
+                res->conflicts++;
+            continue;
+        }
+        e[k++] = e[i];
+    }
+    osp_chunk_app app;
+    osp_chunk_app_init(&app);
+    for (size_t i = 0; i <= k; i++) {
+        size_t len = 0;
+        if (osp_chunk_app_count(&app) > 0) {
+            osp_chunk_app_bytes(&app, &len);
+            if (i == k || osp_chunk_app_count(&app) >= STORE_COMPACT_SAMPLES ||
+                len >= STORE_COMPACT_BYTES) {
+                const uint8_t *b = osp_chunk_app_bytes(&app, &len);
+                if (*nout == *cap) {
+                    *cap = *cap ? *cap * 2 : 256;
+                    *out = osp_reallocarray(*out, *cap, sizeof(**out));
+                }
+                /* data offsets into bytes; fixed up by the caller once bytes stops moving */
+                (*out)[(*nout)++] = (chunk_row){.series_id = sid,
+                                                .min_t = osp_chunk_app_min_t(&app),
+                                                .max_t = osp_chunk_app_max_t(&app),
+                                                .seq = seq,
+                                                .n = (uint32_t)osp_chunk_app_count(&app),
+                                                .level = 1,
+                                                .data = (const uint8_t *)(uintptr_t)bytes->len,
+                                                .len = len};
+                osp_buf_append(bytes, b, len);
+                res->chunks_out++;
+                res->samples += osp_chunk_app_count(&app);
+                osp_chunk_app_reset(&app);
+            }
+        }
+        if (i < k)
+            osp_chunk_app_add(&app, e[i].t, e[i].v);
+    }
+    osp_chunk_app_fini(&app);
+    osp_free(e);
+    res->series++;
+}
+
+int
+store_chunks_compact(store_pg *pg, int64_t w0, int64_t w1, size_t max_series,
+                     store_compact_res *res, osp_errinfo *ei)
+{
+    memset(res, 0, sizeof(*res));
+    if (!store_pg_ok(pg))
+        return osp_errinfo_set(ei, OSP_EUNAVAIL, 0, 0, "not connected to PostgreSQL");
+    char part[64], sql[512], a[24], b[24], lim[24];
+    day_name(store_chunks_day(w0), part, sizeof(part));
+    snprintf(a, sizeof(a), "%" PRId64, w0);
+    snprintf(b, sizeof(b), "%" PRId64, w1);
+    snprintf(lim, sizeof(lim), "%zu", max_series + 1);
+    int rc;
+    if ((rc = store_pg_exec(pg, "BEGIN", ei)) != 0)
+        return rc;
+    /* the candidates, locked against a concurrent compactor (a second store on the database) */
+    snprintf(sql, sizeof(sql),
+             "SELECT series_id FROM %s WHERE min_t >= $1 AND min_t < $2 GROUP BY series_id"
+             " HAVING bool_or(level = 0) AND count(*) > 1 ORDER BY series_id LIMIT $3",
+             part);
+    const char *v3[] = {a, b, lim};
+    PGresult *r = PQexecParams(pg->conn, sql, 3, NULL, v3, NULL, NULL, 0);
+    if ((rc = store_pg_check(pg, r, "compaction candidates", true, ei)) != 0)
+        goto fail;
+    size_t nc = (size_t)PQntuples(r);
+    res->more = nc > max_series;
+    if (res->more)
+        nc = max_series;
+    osp_buf ids;
+    osp_buf_init(&ids);
+    osp_buf_putc(&ids, '{');
+    for (size_t i = 0; i < nc; i++)
+        osp_buf_printf(&ids, "%s%s", i ? "," : "", PQgetvalue(r, (int)i, 0));
+    osp_buf_putc(&ids, '}');
+    PQclear(r);
+    if (nc == 0) {
+        osp_buf_fini(&ids);
+        return store_pg_exec(pg, "COMMIT", ei);
+    }
+    const char *v4[] = {a, b, osp_buf_cstr(&ids)};
+    snprintf(sql, sizeof(sql),
+             "SELECT series_id, seq, data FROM %s WHERE min_t >= $1 AND min_t < $2"
+             " AND series_id = ANY($3::bigint[]) ORDER BY series_id, seq FOR UPDATE",
+             part);
+    r = PQexecParams(pg->conn, sql, 3, NULL, v4, NULL, NULL, 1);
+    if ((rc = store_pg_check(pg, r, "compaction read", true, ei)) != 0) {
+        osp_buf_fini(&ids);
+        goto fail;
+    }
+    chunk_row *out = NULL;
+    size_t nout = 0, cap = 0;
+    osp_buf bytes;
+    osp_buf_init(&bytes);
+    int rows = PQntuples(r);
+    for (int i = 0; i < rows;) {
+        int j = i + 1;
+        while (j < rows && memcmp(PQgetvalue(r, j, 0), PQgetvalue(r, i, 0), 8) == 0)
+            j++;
+        merge_series(r, i, j, &out, &nout, &cap, res, &bytes);
+        i = j;
+    }
+    PQclear(r);
+    for (size_t i = 0; i < nout; i++)
+        out[i].data = (const uint8_t *)bytes.data + (uintptr_t)out[i].data;
+    snprintf(sql, sizeof(sql),
+             "DELETE FROM %s WHERE min_t >= $1 AND min_t < $2 AND series_id = ANY($3::bigint[])",
+             part);
+    rc = store_pg_check(pg, PQexecParams(pg->conn, sql, 3, NULL, v4, NULL, NULL, 0),
+                        "compaction delete", false, ei);
+    osp_buf_fini(&ids);
+    if (rc == 0)
+        rc = insert_rows(pg, out, nout, ei);
+    osp_free(out);
+    osp_buf_fini(&bytes);
+    if (rc != 0)
+        goto fail;
+    return store_pg_exec(pg, "COMMIT", ei);
+fail:
+    if (store_pg_ok(pg))
+        store_pg_exec(pg, "ROLLBACK", NULL);
+    return rc;
+}
+
+/* ---- partitions, retention, sizes ---- */
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int
+store_chunks_partitions(store_pg *pg, int64_t **out, size_t *n, osp_errinfo *ei)
+{
+    *out = NULL;
+    *n = 0;
+    if (!store_pg_ok(pg))
+        return osp_errinfo_set(ei, OSP_EUNAVAIL, 0, 0, "not connected to PostgreSQL");
+    PGresult *r = PQexec(pg->conn, "SELECT c.relname FROM pg_inherits i JOIN pg_class c"
+                                   " ON c.oid = i.inhrelid"
+                                   " WHERE i.inhparent = 'osprey_chunks'::regclass");
+    int rc = store_pg_check(pg, r, "listing partitions", true, ei);
+    if (rc != 0)
+        return rc;
+    int rows = PQntuples(r);
+    *out = osp_calloc(rows ? (size_t)rows : 1, sizeof(**out));
+    for (int i = 0; i < rows; i++) {
+        int64_t d;
+        if (name_day(PQgetvalue(r, i, 0), &d)) {
+            (*out)[(*n)++] = d;
+            part_set(d, true);
+        }
+    }
+    PQclear(r);
+    qsort(*out, *n, sizeof(**out), cmp_i64);
+    return 0;
+}
+
+int
+store_chunks_drop_partition(store_pg *pg, int64_t day, osp_errinfo *ei)
+{
+    char name[64], sql[128];
+    day_name(day, name, sizeof(name));
+    snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %s", name);
+    int rc = store_pg_exec(pg, sql, ei);
+    if (rc == 0)
+        part_set(day, false);
+    return rc;
+}
+
+int
+store_chunks_sizes(store_pg *pg, void (*fn)(void *ctx, const char *table, int64_t bytes), void *ctx,
+                   osp_errinfo *ei)
+{
+    if (!store_pg_ok(pg))
+        return osp_errinfo_set(ei, OSP_EUNAVAIL, 0, 0, "not connected to PostgreSQL");
+    PGresult *r = PQexec(pg->conn, "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c"
+                                   " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                                   " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+                                   " AND c.relname LIKE 'osprey%'");
+    int rc = store_pg_check(pg, r, "table sizes", true, ei);
+    if (rc != 0)
+        return rc;
+    for (int i = 0; i < PQntuples(r); i++)
+        fn(ctx, PQgetvalue(r, i, 0), strtoll(PQgetvalue(r, i, 1), NULL, 10));
+    PQclear(r);
+    return 0;
+}

@@ -1,0 +1,87 @@
+/* store_chunks.h - the chunk tables in PostgreSQL: osprey_chunks, partitioned
+ * by range of min_t into one table per UTC day (osprey_chunks_pYYYYMMDD).
+ * Writing closed chunks, reading them back for queries and at start,
+ * compaction (merging a series' small and overlapping chunks), retention by
+ * dropping whole partitions, and table sizes. One thread per store_pg. */
+#ifndef STORE_CHUNKS_H
+#define STORE_CHUNKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "osp_err.h"
+#include "store_head.h"
+#include "store_pg.h"
+
+/* Compaction writes chunks of at most this many samples (and ~1900 bytes, so
+ * rows stay inline instead of going to TOAST). */
+#define STORE_COMPACT_SAMPLES 1200
+#define STORE_COMPACT_BYTES 1900
+
+/* store_chunks_write: insert the n chunks as level-0 rows in one
+ * transaction, creating missing partitions. Returns 0, OSP_EUNAVAIL or
+ * OSP_EIO. */
+int store_chunks_write(store_pg *pg, const store_chunk_ref *c, size_t n, osp_errinfo *ei);
+
+/* store_chunks_fetch: fn(ctx, series_id, data, len) for every chunk of the
+ * nids series (ids; NULL or nids 0: every series) that may hold samples in
+ * [mint, maxt] (partitions before mint's are pruned), per series in write
+ * order (seq). Returns 0 or an error; fn returning non-zero stops with that. */
+int store_chunks_fetch(store_pg *pg, const int64_t *ids, size_t nids, int64_t mint, int64_t maxt,
+                       int (*fn)(void *ctx, int64_t series_id, const uint8_t *data, size_t len),
+                       void *ctx, osp_errinfo *ei);
+
+/* store_chunks_scan: fn(ctx, series_id, min_t, max_t, data, len) for every
+ * chunk with max_t >= since (the head window, at start). */
+int store_chunks_scan(store_pg *pg, int64_t since,
+                      void (*fn)(void *ctx, int64_t series_id, int64_t min_t, int64_t max_t,
+                                 const uint8_t *data, size_t len),
+                      void *ctx, osp_errinfo *ei);
+
+/* store_chunks_ranges: fn(ctx, series_id, min_t, max_t) with each series'
+ * data range over all chunks (at start). */
+int store_chunks_ranges(store_pg *pg,
+                        void (*fn)(void *ctx, int64_t id, int64_t min_t, int64_t max_t), void *ctx,
+                        osp_errinfo *ei);
+
+/* store_chunks_load_series: fn(ctx, series_id, labels) for every row of
+ * osprey_series (labels sorted; borrowed for the call). */
+int store_chunks_load_series(store_pg *pg, void (*fn)(void *ctx, int64_t id, const osp_labels *ls),
+                             void *ctx, osp_errinfo *ei);
+
+/* Outcome of one compaction call. */
+typedef struct store_compact_res {
+    size_t series;     /* series rewritten */
+    size_t chunks_in;  /* rows replaced */
+    size_t chunks_out; /* rows written */
+    size_t samples;    /* samples written */
+    size_t duplicates; /* identical samples dropped */
+    size_t conflicts;  /* same timestamp, other value: the later-written one dropped */
+    bool more;         /* work is left in this window */
+} store_compact_res;
+
+/* store_chunks_compact: in partition day (days since the epoch), rewrite up
+ * to max_series series that have a level-0 chunk and more than one chunk with
+ * min_t in [w0, w1): their chunks there are merged (first-written value wins)
+ * into level-1 chunks of STORE_COMPACT_SAMPLES / STORE_COMPACT_BYTES, in one
+ * transaction. */
+int store_chunks_compact(store_pg *pg, int64_t w0, int64_t w1, size_t max_series,
+                         store_compact_res *res, osp_errinfo *ei);
+
+/* store_chunks_partitions: the days (since the epoch, sorted) that have a
+ * chunk partition; *out is osp_malloc'ed. */
+int store_chunks_partitions(store_pg *pg, int64_t **out, size_t *n, osp_errinfo *ei);
+
+/* store_chunks_drop_partition: DROP TABLE the partition of day. */
+int store_chunks_drop_partition(store_pg *pg, int64_t day, osp_errinfo *ei);
+
+/* store_chunks_sizes: fn(ctx, table, bytes) with pg_total_relation_size of
+ * every osprey_* table and chunk partition. */
+int store_chunks_sizes(store_pg *pg, void (*fn)(void *ctx, const char *table, int64_t bytes),
+                       void *ctx, osp_errinfo *ei);
+
+/* store_chunks_day: the partition day of t. */
+int64_t store_chunks_day(int64_t t);
+
+#endif

@@ -1,0 +1,204 @@
+"""Storage engine tests with real processes (issue: compressed chunks in
+time-partitioned tables). Backfill of last week's data, out of order; exact
+duplicates ignored and conflicts rejected and counted; compaction merges the
+chunks and a kill -9 in the middle of it loses nothing; a restart rebuilds the
+head from the chunks and the log; retention drops whole partitions; a replica
+store holds a full copy."""
+import re
+import time
+
+import osprey_harness as h
+
+DAY = 86400 * 1000
+STEP = 15000
+
+
+def metric(store, name):
+    st, _, body = h.http("GET", store.url + "/metrics")
+    assert st == 200
+    total = 0.0
+    for line in body.decode().splitlines():
+        m = re.match(r"^%s(\{[^}]*\})? (\S+)$" % re.escape(name), line)
+        if m:
+            total += float(m.group(2))
+    return total
+
+
+def backfill_text(nseries, start_ms, n, first_half_only=None):
+    """Counter series bf{i} with value i*1000 + k at start + k*STEP; first_half_only
+    True/False selects one half of the samples (to import out of order)."""
+    lines = []
+    for i in range(nseries):
+        for k in range(n):
+            if first_half_only is True and k >= n // 2:
+                continue
+            if first_half_only is False and k < n // 2:
+                continue
+            lines.append('bf{i="%d",job="backfill"} %d %d' % (i, i * 1000 + k, start_ms + k * STEP))
+    return "\n".join(lines) + "\n"
+
+
+def snapshot(store, end_s, span_s):
+    """Answers that must not change across compaction, crash and restart."""
+    out = []
+    for q in ("sum(bf)", "count(bf)", "max(bf)"):
+        st, j = h.post_form(store.url + "/api/v1/query_range",
+                            {"query": q, "start": str(end_s - span_s), "end": str(end_s),
+                             "step": "60"})
+        assert st == 200 and j["status"] == "success", j
+        out.append(j["data"]["result"])
+    d = store.query("count_over_time(bf[%ds])" % span_s, t=end_s)
+    out.append(sorted((s["metric"]["i"], s["value"][1]) for s in d["result"]))
+    return out
+
+
+def uncompacted(pg, window_ms):
+    return int(pg.sql("SELECT count(*) FROM (SELECT series_id FROM osprey_chunks"
+                      " GROUP BY series_id, min_t / %d HAVING bool_or(level = 0)"
+                      " AND count(*) > 1) x" % window_ms))
+
+
+def test_backfill_compaction_and_kill9():
+    nseries, n = 400, 960  # 4 h at 15 s, two days ago
+    start = (int(time.time() * 1000) - 2 * DAY) // 3600000 * 3600000
+    c = h.Cluster("st-bf", store_extra=("--chunk-max-age", "2s", "--head-window", "10m",
+                                        "--retention", "30d", "--compaction-window", "1h"))
+    try:
+        # the second half first: the first half then arrives out of order
+        for half in (False, True):
+            text = backfill_text(nseries, start, n, first_half_only=half)
+            lines = text.splitlines(True)
+            for off in range(0, len(lines), 40000):
+                c.store.import_text("".join(lines[off:off + 40000]))
+        end_s = (start + (n - 1) * STEP) / 1000
+        span = n * STEP // 1000
+        before = snapshot(c.store, end_s, span)
+        assert len(before[3]) == nseries and all(v == str(n) for _, v in before[3]), before[3][:3]
+        # exact duplicates are ignored; another value at a stored time is rejected (in
+        # memory) or loses to the first-written one (compaction, queries)
+        c.store.import_text('bf{i="0",job="backfill"} 0 %d\n' % start)
+        now_ms = int(time.time() * 1000)
+        c.store.import_text('recent 1 %d\n' % (now_ms - 60000))
+        c.store.import_text('recent 1 %d\n' % (now_ms - 60000))
+        c.store.import_text('recent 2 %d\n' % (now_ms - 60000))
+        assert metric(c.store, "osprey_store_samples_rejected_total") >= 1
+        d = c.store.query("recent[5m]")
+        assert [v for _, v in d["result"][0]["values"]] == ["1"], d
+        # kill -9 as soon as compaction has started (more windows remain)
+        h.wait_until(lambda: metric(c.store, "osprey_store_compactions_total") >= 1, 120,
+                     interval=0.05, what="compaction started")
+        c.store.kill9()
+        left = uncompacted(c.pg, 3600000)
+        h.log("killed during compaction;", left, "series-windows left uncompacted")
+        c.store.start()
+        assert snapshot(c.store, end_s, span) == before, "answers changed after kill -9"
+        h.wait_until(lambda: uncompacted(c.pg, 3600000) == 0, 180, interval=1,
+                     what="compaction finished after the restart")
+        assert snapshot(c.store, end_s, span) == before, "answers changed by compaction"
+        # older than the head window, a conflict is found by compaction: first write wins
+        c.store.import_text('bf{i="0",job="backfill"} 12345 %d\n' % start)
+        h.wait_until(lambda: metric(c.store, "osprey_store_compaction_conflicts_total") >= 1, 60,
+                     what="the conflicting backfill sample counted by compaction")
+        d = c.store.query('bf{i="0"}', t=start / 1000)
+        assert d["result"][0]["value"][1] == "0", d
+        rows = c.pg.sql("SELECT sum(samples), sum(length(data)), count(*) FROM osprey_chunks"
+                        " WHERE level = 1").split("|")
+        samples, nbytes, nchunks = int(rows[0]), int(rows[1]), int(rows[2])
+        h.log("compacted: %d samples in %d chunks, %.2f bytes/sample of chunk data" % (
+            samples, nchunks, nbytes / samples))
+        assert samples == nseries * n, samples
+        assert nbytes / samples < 2.5, "compression: %.2f bytes per sample" % (nbytes / samples)
+        # the batch log is trimmed once its samples are in chunks
+        h.wait_until(lambda: int(c.pg.sql("SELECT count(*) FROM osprey_batches")) == 0, 30,
+                     what="batch log trimmed")
+        # clean restart: the head comes back from the chunks
+        c.store.stop()
+        c.store.start()
+        assert snapshot(c.store, end_s, span) == before
+    finally:
+        c.close()
+
+
+def test_retention_drops_partitions():
+    now = int(time.time() * 1000)
+    c = h.Cluster("st-ret", store_extra=("--chunk-max-age", "1s", "--retention", "10d",
+                                         "--head-window", "0s"))
+    try:
+        ages = (5, 3, 1)
+        text = ""
+        for age in ages:
+            t0 = now - age * DAY
+            text += "".join('ret{age="%dd"} %d %d\n' % (age, k, t0 + k * STEP) for k in range(40))
+        c.store.import_text(text)
+
+        def parts():
+            return set(c.pg.sql("SELECT relname FROM pg_inherits i JOIN pg_class c"
+                                " ON c.oid = i.inhrelid WHERE i.inhparent ="
+                                " 'osprey_chunks'::regclass").split())
+        h.wait_until(lambda: len(parts()) >= 3, 30, what="three day partitions")
+        for age in ages:
+            d = c.store.query('count_over_time(ret{age="%dd"}[1h])' % age,
+                              t=(now - age * DAY + 40 * STEP) / 1000)
+            assert d["result"] and d["result"][0]["value"][1] == "40", (age, d)
+        before = parts()
+        c.store.stop()
+        c.store.args[c.store.args.index("10d")] = "2d"
+        c.store.start()
+        h.wait_until(lambda: metric(c.store, "osprey_store_partitions_dropped_total") >= 2, 30,
+                     what="old partitions dropped")
+        after = parts()
+        assert len(before - after) == 2 and len(after) == len(before) - 2, (before, after)
+        for age, want in ((5, None), (3, None), (1, "40")):
+            d = c.store.query('count_over_time(ret{age="%dd"}[1h])' % age,
+                              t=(now - age * DAY + 40 * STEP) / 1000)
+            got = d["result"][0]["value"][1] if d["result"] else None
+            assert got == want, (age, d)
+        st, _, body = h.http("GET", c.store.url + "/metrics")
+        assert b'osprey_store_table_bytes{table="osprey_chunks_p' in body
+    finally:
+        c.close()
+
+
+def test_replica_store_holds_a_full_copy():
+    """Two stores, each with its own PostgreSQL, subscribed to the same
+    collector: kill one, the other has every sample."""
+    c = h.Cluster("st-ha")
+    tmp2 = h.TempDir("st-ha2")
+    pg2 = h.Postgres(tmp2)
+    s2 = h.Store(c.tmp, pg2, extra=("--store-id", "replica"))
+    hits = {"n": 0}
+
+    def page(n):
+        hits["n"] += 1
+        return "ha_counter %d\n" % hits["n"]
+    tgt = h.FixtureTarget(page)
+    try:
+        cfg = ("global:\n  scrape_interval: 500ms\nscrape_configs:\n  - job_name: ha\n"
+               "    static_configs:\n      - targets: [\"%s\"]\n" % tgt.address)
+        col = h.Collector(c.tmp, cfg, "%d,tcp://127.0.0.1:%d" % (c.store.ingest_port,
+                                                                  s2.ingest_port),
+                          "%d,tcp://127.0.0.1:%d" % (c.store.ack_port, s2.ack_port))
+        c.others.append(col)
+        h.wait_until(lambda: hits["n"] >= 10, 30, what="scrapes")
+        c.store.kill9()
+        time.sleep(3)
+        tgt_hits = hits["n"]
+        col.stop()
+        c.others.remove(col)
+
+        def have():
+            d = s2.query("ha_counter[1h]")
+            return [int(float(v)) for _, v in d["result"][0]["values"]] if d["result"] else []
+        h.wait_until(lambda: len(have()) >= tgt_hits, 30, what="replica has every scrape")
+        assert have() == list(range(1, tgt_hits + 1)), have()
+    finally:
+        tgt.stop()
+        s2.stop()
+        pg2.stop()
+        tmp2.cleanup()
+        c.close()
+
+
+if __name__ == "__main__":
+    h.run_tests([test_backfill_compaction_and_kill9, test_retention_drops_partitions,
+                 test_replica_store_holds_a_full_copy])
