@@ -38,8 +38,8 @@ scrape_configs:
 """
 
 
-def start(prefix, via_proxy=False):
-    c = h.Cluster(prefix)
+def start(prefix, via_proxy=False, store_extra=()):
+    c = h.Cluster(prefix, store_extra=store_extra)
     tgt = Counter()
     proxies = None
     ing, ack = c.store.ingest_port, c.store.ack_port
@@ -95,6 +95,60 @@ def test_kill9_store():
         tgt.target.stop()
 
 
+def test_kill9_store_with_chunks():
+    """As test_kill9_store, with chunks persisted every second and none kept in
+    memory: the restart merges PostgreSQL chunks, the trimmed log's replay and
+    the resends."""
+    c, tgt, col, _ = start("f-kill-ch", store_extra=("--chunk-max-age", "1s",
+                                                     "--head-window", "0s"))
+    try:
+        for _ in range(2):
+            time.sleep(4)
+            c.store.kill9()
+            h.log("store killed at scrape", tgt.ok)
+            time.sleep(2)
+            c.store.start()
+        time.sleep(3)
+        n = verify_exactly_once(c, tgt)
+        assert int(c.pg.sql("SELECT count(*) FROM osprey_chunks")) > 0
+        h.log("kill -9 with chunks: %d scrapes, all exactly once" % n)
+    finally:
+        c.close()
+        tgt.target.stop()
+
+
+def test_postgres_down_2min():
+    """PostgreSQL away for 2 minutes: the store says not ready, the collector
+    spools, nothing acked is lost, and ingestion catches up (timed)."""
+    outage = float(h.os.environ.get("OSP_PG_OUTAGE_S", "120"))
+    c, tgt, col, _ = start("f-pg2", store_extra=("--chunk-max-age", "5s"))
+    try:
+        time.sleep(2)
+        c.pg.stop()
+        at = tgt.ok
+        h.log("postgres stopped at scrape", at)
+        h.wait_until(lambda: h.http("GET", c.store.url + "/ready")[0] == 503, 30,
+                     what="store reports not ready without PostgreSQL")
+        time.sleep(outage)
+        assert tgt.ok > at + outage, "collector kept scraping during the outage"
+        c.pg.start()
+        t0 = time.monotonic()
+        want = tgt.ok
+
+        def have():
+            d = c.store.query("count_over_time(fault_counter[1h])")
+            return int(d["result"][0]["value"][1]) if d["result"] else 0
+        h.wait_until(lambda: h.http("GET", c.store.url + "/ready")[0] == 200 and have() >= want,
+                     120, interval=0.5, what="ingestion caught up")
+        h.log("caught up with %d scrapes (%d during the outage) %.1f s after PostgreSQL returned"
+              % (want, want - at, time.monotonic() - t0))
+        n = verify_exactly_once(c, tgt)
+        h.log("postgres down %.0f s: %d scrapes, all exactly once" % (outage, n))
+    finally:
+        c.close()
+        tgt.target.stop()
+
+
 def test_postgres_restart():
     c, tgt, col, _ = start("f-pg")
     try:
@@ -137,4 +191,5 @@ def test_link_drop_30s():
 
 
 if __name__ == "__main__":
-    h.run_tests([test_kill9_store, test_postgres_restart, test_link_drop_30s])
+    h.run_tests([test_kill9_store, test_kill9_store_with_chunks, test_postgres_restart,
+                 test_postgres_down_2min, test_link_drop_30s])

@@ -90,6 +90,7 @@ def test_backfill_compaction_and_kill9():
         c.store.kill9()
         left = uncompacted(c.pg, 3600000)
         h.log("killed during compaction;", left, "series-windows left uncompacted")
+        assert left > 0, "the kill came after compaction had finished"
         c.store.start()
         assert snapshot(c.store, end_s, span) == before, "answers changed after kill -9"
         h.wait_until(lambda: uncompacted(c.pg, 3600000) == 0, 180, interval=1,
