@@ -3,6 +3,7 @@
 
 #include <event2/event.h>
 #include <signal.h>
+#include <string.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -123,7 +124,24 @@ osp_daemon_producer_new(const osp_daemon_producer_opts *o, char *id_out, size_t 
         .spool_dir = o->spool_dir != NULL && *o->spool_dir != '\0' ? o->spool_dir : NULL,
         .spool_max_bytes = o->spool_max_bytes,
     };
-    return osp_bus_producer_new(&po, out, ei);
+    /* the required store ids: split a copy of the list at the commas */
+    char *list = osp_strdup(o->acks_required ? o->acks_required : "");
+    const char *ids[OSP_BUS_MAX_STORES];
+    size_t nids = 0;
+    for (char *save = NULL, *tok = strtok_r(list, ", ", &save); tok != NULL;
+         tok = strtok_r(NULL, ", ", &save)) {
+        if (nids == OSP_BUS_MAX_STORES) {
+            osp_free(list);
+            return osp_errinfo_set(ei, OSP_EINVAL, 0, 0,
+                                   "store_acks_required: at most %d store ids", OSP_BUS_MAX_STORES);
+        }
+        ids[nids++] = tok;
+    }
+    po.ack_store_ids = nids > 0 ? ids : NULL;
+    po.n_ack_store_ids = nids;
+    int rc = osp_bus_producer_new(&po, out, ei);
+    osp_free(list);
+    return rc;
 }
 
 static osp_bus_producer_stats

@@ -54,6 +54,10 @@ typedef struct osp_daemon_producer_opts {
     const char *ack_url;    /* --store-ack */
     const char *spool_dir;  /* --spool-dir; NULL or "" = memory only */
     size_t spool_max_bytes; /* --spool-max-bytes; 0 = the bus default */
+    /* --store-acks-required: comma-separated store ids that must all ack a
+     * batch before it leaves the spool (replica stores); NULL or "" = an ack
+     * from any store settles it */
+    const char *acks_required;
 } osp_daemon_producer_opts;
 
 /* osp_daemon_producer_new: make the producer id (into id_out, id_sz bytes; it

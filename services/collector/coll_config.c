@@ -25,6 +25,11 @@ const osp_conf_field coll_settings_schema[] = {
      .offset = offsetof(coll_settings, store_ack),
      .def = "tcp://127.0.0.1:7202",
      .help = "store ack URL(s), comma-separated (NNG SUB dials)"},
+    {.key = "store_acks_required",
+     .type = OSP_CONF_STR,
+     .offset = offsetof(coll_settings, store_acks_required),
+     .help = "store ids (comma-separated) that must all ack a batch (replica stores); "
+             "empty: any store's ack settles it"},
     {.key = "spool_dir",
      .type = OSP_CONF_STR,
      .offset = offsetof(coll_settings, spool_dir),

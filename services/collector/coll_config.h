@@ -21,6 +21,7 @@ typedef struct coll_settings {
     char *listen;
     char *store_ingest;
     char *store_ack;
+    char *store_acks_required;
     char *spool_dir;
     size_t spool_max_bytes;
     char *redis;

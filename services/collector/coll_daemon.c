@@ -186,6 +186,7 @@ start_producer(coll_daemon *d, osp_errinfo *ei)
         .ack_url = st->store_ack,
         .spool_dir = st->spool_dir,
         .spool_max_bytes = st->spool_max_bytes,
+        .acks_required = st->store_acks_required,
     };
     return osp_daemon_producer_new(&po, d->producer_id, sizeof(d->producer_id), &d->prod, ei);
 }

@@ -11,6 +11,10 @@
 static const osp_cli_flag flags[] = {
     {.name = "store-ingest", .key = "store_ingest", .arg = "URL", .help = "store ingest URL(s)"},
     {.name = "store-ack", .key = "store_ack", .arg = "URL", .help = "store ack URL(s)"},
+    {.name = "store-acks-required",
+     .key = "store_acks_required",
+     .arg = "IDS",
+     .help = "store ids that must all ack (replicas)"},
     {.name = "spool-dir", .key = "spool_dir", .arg = "DIR", .help = "spool directory"},
     {.name = "spool-max-bytes", .key = "spool_max_bytes", .arg = "N", .help = "spool bound"},
     {.name = "redis", .key = "redis", .arg = "URL", .help = "Redis URL for sharding"},

@@ -162,36 +162,47 @@ def test_retention_drops_partitions():
 
 def test_replica_store_holds_a_full_copy():
     """Two stores, each with its own PostgreSQL, subscribed to the same
-    collector: kill one, the other has every sample."""
-    c = h.Cluster("st-ha")
+    collector, which requires both acks: kill one, the other has every sample;
+    the killed one catches up from the collector's spool after its restart."""
+    c = h.Cluster("st-ha", store_extra=("--store-id", "primary"))
     tmp2 = h.TempDir("st-ha2")
     pg2 = h.Postgres(tmp2)
-    s2 = h.Store(c.tmp, pg2, extra=("--store-id", "replica"))
-    hits = {"n": 0}
+    s2 = h.Store(tmp2, pg2, extra=("--store-id", "replica"))
+    hits = {"n": 0, "frozen": False}
 
     def page(n):
+        if hits["frozen"]:
+            return None
         hits["n"] += 1
         return "ha_counter %d\n" % hits["n"]
     tgt = h.FixtureTarget(page)
+
+    def values(store):
+        d = store.query("ha_counter[1h]")
+        return [int(float(v)) for _, v in d["result"][0]["values"]] if d["result"] else []
     try:
         cfg = ("global:\n  scrape_interval: 500ms\nscrape_configs:\n  - job_name: ha\n"
                "    static_configs:\n      - targets: [\"%s\"]\n" % tgt.address)
         col = h.Collector(c.tmp, cfg, "%d,tcp://127.0.0.1:%d" % (c.store.ingest_port,
                                                                   s2.ingest_port),
-                          "%d,tcp://127.0.0.1:%d" % (c.store.ack_port, s2.ack_port))
+                          "%d,tcp://127.0.0.1:%d" % (c.store.ack_port, s2.ack_port),
+                          extra=("--store-acks-required", "primary,replica"))
         c.others.append(col)
         h.wait_until(lambda: hits["n"] >= 10, 30, what="scrapes")
         c.store.kill9()
-        time.sleep(3)
-        tgt_hits = hits["n"]
-        col.stop()
-        c.others.remove(col)
-
-        def have():
-            d = s2.query("ha_counter[1h]")
-            return [int(float(v)) for _, v in d["result"][0]["values"]] if d["result"] else []
-        h.wait_until(lambda: len(have()) >= tgt_hits, 30, what="replica has every scrape")
-        assert have() == list(range(1, tgt_hits + 1)), have()
+        time.sleep(4)
+        at = hits["n"]
+        h.wait_until(lambda: len(values(s2)) >= at, 30, what="replica has every scrape")
+        assert values(s2)[:at] == list(range(1, at + 1)), values(s2)
+        c.store.start()
+        time.sleep(2)
+        hits["frozen"] = True
+        time.sleep(1.5)
+        n = hits["n"]
+        for s in (c.store, s2):
+            h.wait_until(lambda: len(values(s)) >= n, 60, what="%d scrapes in both" % n)
+            assert values(s) == list(range(1, n + 1)), values(s)
+        h.log("both stores hold all %d scrapes; the killed one caught up" % n)
     finally:
         tgt.stop()
         s2.stop()
