@@ -93,8 +93,11 @@ def test_backfill_compaction_and_kill9():
         assert left > 0, "the kill came after compaction had finished"
         c.store.start()
         assert snapshot(c.store, end_s, span) == before, "answers changed after kill -9"
-        h.wait_until(lambda: uncompacted(c.pg, 3600000) == 0, 180, interval=1,
-                     what="compaction finished after the restart")
+        def compacted():
+            # every sample persisted (replayed ones are cut after --chunk-max-age) and merged
+            got = c.pg.sql("SELECT coalesce(sum(samples), 0) FROM osprey_chunks WHERE level = 1")
+            return uncompacted(c.pg, 3600000) == 0 and int(got) == nseries * n
+        h.wait_until(compacted, 180, interval=1, what="compaction finished after the restart")
         assert snapshot(c.store, end_s, span) == before, "answers changed by compaction"
         # a conflict with old data is rejected at ingest while a copy of that data is in
         # memory (e.g. just replayed), else found by compaction; the first write wins
