@@ -43,6 +43,10 @@ char *osp_buf_steal(osp_buf *b, size_t *len);
 void osp_buf_json_str(osp_buf *b, const char *s, size_t n);
 void osp_buf_json_cstr(osp_buf *b, const char *s);
 
+/* osp_fmt_u64: the decimal digits of u into out (at least 20 bytes; no NUL); returns
+ * their number. */
+size_t osp_fmt_u64(char *out, uint64_t u);
+
 /* osp_fmt_double: format v the way Prometheus' JSON and Go's
  * strconv.FormatFloat(v,'f'/'e',-1,64) do: shortest round-trip digits, plain
  * notation unless exponent < -4 or >= 21, "NaN", "+Inf", "-Inf".

@@ -204,8 +204,10 @@ promql_eval_agg(evctx *c, const expr *e, int64_t t, value *out)
             promql_fmt_float_f(num, sizeof num, s.v);
             lbl_set(c->sa, &s.l, &s.nl, vlabel, osp_arena_strndup(c->sa, num, strlen(num)));
         }
-        uint64_t key = e->without ? lbl_sig(s.l, s.nl, grouping, ng, false)
-                                  : lbl_sig(s.l, s.nl, grouping, ng, true);
+        /* by () (or no grouping): one group, whatever the labels */
+        uint64_t key = ng == 0 && !e->without
+                           ? lbl_sig(NULL, 0, NULL, 0, true)
+                           : lset_sig(c->reg, e, s.l, s.nl, grouping, ng, !e->without);
         bool found;
         int *slot = hmap_put(&idx, c->sa, key, &found);
         if (found) {
@@ -215,10 +217,10 @@ promql_eval_agg(evctx *c, const expr *e, int64_t t, value *out)
         *slot = (int)ngroups;
         group *g = &groups[ngroups++];
         memset(g, 0, sizeof(*g));
-        if (e->without)
-            lbl_keep(c->sa, s.l, s.nl, grouping, ng, false, &g->l, &g->nl);
-        else
-            lbl_keep(c->sa, s.l, s.nl, grouping, ng, true, &g->l, &g->nl);
+        if (!lset_memo_get(c->reg, e, s.l, s.nl, NULL, 0, &g->l, &g->nl)) {
+            lbl_keep(c->sa, s.l, s.nl, grouping, ng, !e->without, &g->l, &g->nl);
+            lset_memo_put(c->reg, e, s.l, s.nl, NULL, 0, &g->l, &g->nl);
+        }
         g->value = s.v;
         g->mean = s.v;
         g->count = 1;

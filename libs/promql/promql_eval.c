@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +92,7 @@ promql_check_unique(evctx *c, const vec *v)
     hmap_init(&m, c->sa, v->n);
     for (size_t i = 0; i < v->n; i++) {
         bool found;
-        hmap_put(&m, c->sa, lbl_hash(v->v[i].l, v->v[i].nl), &found);
+        hmap_put(&m, c->sa, lset_hash(c->reg, v->v[i].l, v->v[i].nl), &found);
         if (found)
             return promql_eval_fail(c, "vector cannot contain metrics with the same labelset");
     }
@@ -172,6 +173,25 @@ promql_series_range(evctx *c, osp_promql_series *s, int64_t lo, int64_t hi, osp_
     *n = k;
 }
 
+/* Each step reads every selected series once at a position far from the other series':
+ * with many series that is a cache miss per series, so the points a few series ahead (and
+ * the series structs further ahead) are requested early. A macro, not a function: GCC 12
+ * drops calls to a function that only prefetches (it finds no side effect). The address
+ * is formed as an integer: pts may be NULL (no points), and prefetching never faults. */
+#define AHEAD 8
+#define PREFETCH_AHEAD(set, i, window)                                                             \
+    do {                                                                                           \
+        if ((i) + 2 * AHEAD < (set)->n)                                                            \
+            __builtin_prefetch((set)->v[(i) + 2 * AHEAD]);                                         \
+        if ((i) + AHEAD < (set)->n) {                                                              \
+            const osp_promql_series *pf_ = (set)->v[(i) + AHEAD];                                  \
+            uintptr_t base_ = (uintptr_t)pf_->pts;                                                 \
+            __builtin_prefetch((const void *)(base_ + pf_->hint[1] * sizeof(*pf_->pts)));          \
+            if (window)                                                                            \
+                __builtin_prefetch((const void *)(base_ + pf_->hint[0] * sizeof(*pf_->pts)));      \
+        }                                                                                          \
+    } while (0)
+
 static void
 eval_vsel(evctx *c, const expr *e, int64_t t, value *out)
 {
@@ -179,6 +199,7 @@ eval_vsel(evctx *c, const expr *e, int64_t t, value *out)
     int64_t ref = ref_time(c, e, t);
     out->type = OSP_PROMQL_VECTOR;
     for (size_t i = 0; i < set->n; i++) {
+        PREFETCH_AHEAD(set, i, false);
         osp_promql_series *s = set->v[i];
         size_t k = lower_bound_hint(s->pts, s->npts, ref + 1, &s->hint[1]);
         if (k == 0)
@@ -198,6 +219,7 @@ eval_msel(evctx *c, const expr *e, int64_t t, value *out)
     int64_t ref = ref_time(c, vs, t);
     out->type = OSP_PROMQL_MATRIX;
     for (size_t i = 0; i < set->n; i++) {
+        PREFETCH_AHEAD(set, i, true);
         osp_promql_series *s = set->v[i];
         mser m = {s->labels, s->nlabels, NULL, 0};
         promql_series_range(c, s, ref - e->range_ms, ref, &m.p, &m.n);
@@ -237,7 +259,7 @@ eval_subq(evctx *c, const expr *e, int64_t t, value *out)
         for (size_t i = 0; i < v.vec.n; i++) {
             const sample *s = &v.vec.v[i];
             bool found;
-            int *slot = hmap_put(&idx, c->sa, lbl_hash(s->l, s->nl), &found);
+            int *slot = hmap_put(&idx, c->sa, lset_hash(c->reg, s->l, s->nl), &found);
             if (!found) {
                 *slot = (int)out->mat.n;
                 mat_push(&out->mat, c->sa, (mser){s->l, s->nl, NULL, 0});
@@ -324,18 +346,16 @@ binop_vs(evctx *c, const expr *e, value *vv, double sc, bool swap, value *out)
         if (!keep)
             continue;
         if (drops_name(e->op) || e->ret_bool)
-            lbl_drop_name(c->sa, &s.l, &s.nl);
+            lset_drop_name(c->reg, c->sa, &s.l, &s.nl);
         s.v = v;
         vec_push(&out->vec, c->sa, s);
     }
 }
 
 static uint64_t
-sig_of(const expr *e, const sample *s)
+sig_of(evctx *c, const expr *e, const sample *s)
 {
-    if (e->matching && e->on)
-        return lbl_sig(s->l, s->nl, e->mlabels, e->nmlabels, true);
-    return lbl_sig(s->l, s->nl, e->mlabels, e->nmlabels, false);
+    return lset_sig(c->reg, e, s->l, s->nl, e->mlabels, e->nmlabels, e->matching && e->on);
 }
 
 static void
@@ -347,20 +367,20 @@ binop_set(evctx *c, const expr *e, value *l, value *r, value *out)
     if (e->op == T_LOR) {
         for (size_t i = 0; i < l->vec.n; i++) {
             bool f;
-            hmap_put(&rs, c->sa, sig_of(e, &l->vec.v[i]), &f);
+            hmap_put(&rs, c->sa, sig_of(c, e, &l->vec.v[i]), &f);
             vec_push(&out->vec, c->sa, l->vec.v[i]);
         }
         for (size_t i = 0; i < r->vec.n; i++)
-            if (hmap_get(&rs, sig_of(e, &r->vec.v[i])) == NULL)
+            if (hmap_get(&rs, sig_of(c, e, &r->vec.v[i])) == NULL)
                 vec_push(&out->vec, c->sa, r->vec.v[i]);
         return;
     }
     for (size_t i = 0; i < r->vec.n; i++) {
         bool f;
-        hmap_put(&rs, c->sa, sig_of(e, &r->vec.v[i]), &f);
+        hmap_put(&rs, c->sa, sig_of(c, e, &r->vec.v[i]), &f);
     }
     for (size_t i = 0; i < l->vec.n; i++) {
-        bool in = hmap_get(&rs, sig_of(e, &l->vec.v[i])) != NULL;
+        bool in = hmap_get(&rs, sig_of(c, e, &l->vec.v[i])) != NULL;
         if (in == (e->op == T_LAND))
             vec_push(&out->vec, c->sa, l->vec.v[i]);
     }
@@ -369,6 +389,11 @@ binop_set(evctx *c, const expr *e, value *l, value *r, value *out)
 static void
 result_metric(evctx *c, const expr *e, const sample *ls, const sample *rs, sample *out)
 {
+    /* one-to-one results do not depend on the other side's labels */
+    const osp_label *ol = e->card == CARD_ONE_TO_ONE ? NULL : rs->l;
+    size_t on = e->card == CARD_ONE_TO_ONE ? 0 : rs->nl;
+    if (lset_memo_get(c->reg, e, ls->l, ls->nl, ol, on, &out->l, &out->nl))
+        return;
     osp_label *l = ls->l;
     size_t n = ls->nl;
     if (drops_name(e->op))
@@ -386,6 +411,9 @@ result_metric(evctx *c, const expr *e, const sample *ls, const sample *rs, sampl
             lbl_set(c->sa, &l, &n, e->include[i], v ? v : "");
         }
     }
+    if (e->ret_bool)
+        lbl_drop_name(c->sa, &l, &n);
+    lset_memo_put(c->reg, e, ls->l, ls->nl, ol, on, &l, &n);
     out->l = l;
     out->nl = n;
 }
@@ -404,7 +432,7 @@ binop_vv(evctx *c, const expr *e, value *lv, value *rv, value *out)
     hmap_init(&rsig, c->sa, rhs->n);
     for (size_t i = 0; i < rhs->n; i++) {
         bool f;
-        int *slot = hmap_put(&rsig, c->sa, sig_of(e, &rhs->v[i]), &f);
+        int *slot = hmap_put(&rsig, c->sa, sig_of(c, e, &rhs->v[i]), &f);
         if (f)
             return promql_eval_fail(
                 c,
@@ -414,13 +442,12 @@ binop_vv(evctx *c, const expr *e, value *lv, value *rv, value *out)
                 e->card == CARD_ONE_TO_MANY ? "left" : "right");
         *slot = (int)i;
     }
-    hmap matched;
-    hmap_init(&matched, c->sa, lhs->n);
-    hmap inserted;
-    hmap_init(&inserted, c->sa, lhs->n);
+    /* one-to-one: signatures seen; otherwise: result label sets seen */
+    hmap seen;
+    hmap_init(&seen, c->sa, lhs->n);
     for (size_t i = 0; i < lhs->n; i++) {
         const sample *ls = &lhs->v[i];
-        uint64_t sig = sig_of(e, ls);
+        uint64_t sig = sig_of(c, e, ls);
         int *ri = hmap_get(&rsig, sig);
         if (ri == NULL)
             continue;
@@ -438,16 +465,14 @@ binop_vv(evctx *c, const expr *e, value *lv, value *rv, value *out)
             continue;
         sample o = {0};
         result_metric(c, e, ls, rs, &o);
-        if (e->ret_bool)
-            lbl_drop_name(c->sa, &o.l, &o.nl);
         bool f;
         if (e->card == CARD_ONE_TO_ONE) {
-            hmap_put(&matched, c->sa, sig, &f);
+            hmap_put(&seen, c->sa, sig, &f);
             if (f)
                 return promql_eval_fail(c, "multiple matches for labels: many-to-one matching "
                                            "must be explicit (group_left/group_right)");
         } else {
-            hmap_put(&inserted, c->sa, lbl_hash(o.l, o.nl) ^ (sig * 31), &f);
+            hmap_put(&seen, c->sa, lset_hash(c->reg, o.l, o.nl) ^ (sig * 31), &f);
             if (f)
                 return promql_eval_fail(
                     c, "multiple matches for labels: grouping labels must ensure unique matches");
@@ -522,7 +547,7 @@ promql_eval_node(evctx *c, const expr *e, int64_t t, value *out)
         for (size_t i = 0; i < out->vec.n; i++) {
             sample *s = &out->vec.v[i];
             s->v = -s->v;
-            lbl_drop_name(c->sa, &s->l, &s->nl);
+            lset_drop_name(c->reg, c->sa, &s->l, &s->nl);
         }
         return 0;
     }
@@ -587,6 +612,12 @@ prefetch(evctx *c, const expr *e, window w, size_t *nsamples)
         sort_selection(set);
         for (size_t i = 0; i < set->n; i++) {
             osp_promql_series *s = set->v[i];
+            if (c->reg != NULL) {
+                /* functions and operators share the tail as the labels without the name */
+                lset_register(c->reg, s->labels, s->nlabels);
+                if (s->nlabels > 0 && strcmp(s->labels[0].name, "__name__") == 0)
+                    lset_register(c->reg, s->labels + 1, s->nlabels - 1);
+            }
             *nsamples += s->npts;
             size_t k = 0;
             while (k < s->npts && !osp_promql_is_stale(s->pts[k].v))
@@ -662,12 +693,16 @@ run(const expr *e, const osp_promql_source *src, int64_t start, int64_t end, int
     c.qa = osp_arena_new(0);
     c.sa = osp_arena_new(0);
     c.sel = osp_arena_calloc(c.qa, (size_t)(e->nsel > 0 ? e->nsel : 1) * sizeof(*c.sel));
+    if (range && end > start)
+        c.reg = lset_reg_new(c.qa);
     osp_promql_result *r = osp_calloc(1, sizeof(*r));
     r->arena = c.qa;
     size_t nsamples = 0;
     hmap idx;
     hmap_init(&idx, c.qa, 16);
     size_t cap = 0;
+    void **hints = NULL; /* per position in a step's vector: lset_out's guess */
+    size_t nhints = 0;
     int rc = prefetch(&c, e, (window){start, end}, &nsamples);
     for (int64_t t = start; rc == 0 && t <= end; t += step) {
         c.nsamples = nsamples;
@@ -680,7 +715,7 @@ run(const expr *e, const osp_promql_source *src, int64_t start, int64_t end, int
         value v;
         if ((rc = promql_eval_node(&c, e, t, &v)) != 0)
             break;
-        if (v.type == OSP_PROMQL_VECTOR && (rc = promql_check_unique(&c, &v.vec)) != 0)
+        if (!range && v.type == OSP_PROMQL_VECTOR && (rc = promql_check_unique(&c, &v.vec)) != 0)
             break;
         if (!range) {
             r->type = v.type;
@@ -714,24 +749,45 @@ run(const expr *e, const osp_promql_source *src, int64_t start, int64_t end, int
         }
         r->type = OSP_PROMQL_MATRIX;
         size_t nv = v.type == OSP_PROMQL_SCALAR ? 1 : v.vec.n;
-        for (size_t i = 0; i < nv; i++) {
+        if (nv > nhints) {
+            void **nh = osp_arena_calloc(c.qa, nv * sizeof(*nh));
+            if (nhints)
+                memcpy(nh, hints, nhints * sizeof(*nh));
+            hints = nh;
+            nhints = nv;
+        }
+        for (size_t i = 0; i < nv && rc == 0; i++) {
             sample s = v.type == OSP_PROMQL_SCALAR ? (sample){NULL, 0, t, v.scalar} : v.vec.v[i];
-            bool found;
-            int *slot = hmap_put(&idx, c.qa, lbl_hash(s.l, s.nl), &found);
-            if (!found) {
-                if (r->nseries == cap) {
-                    cap = cap ? cap * 2 : 16;
-                    osp_promql_series *ns = osp_arena_calloc(c.qa, cap * sizeof(*ns));
-                    if (r->nseries)
-                        memcpy(ns, r->series, r->nseries * sizeof(*ns));
-                    r->series = ns;
+            int *known = lset_out(c.reg, s.l, s.nl, &hints[i]);
+            int slot;
+            if (known != NULL && *known > 0) {
+                slot = *known - 1;
+            } else {
+                bool found;
+                int *p = hmap_put(&idx, c.qa, lset_hash(c.reg, s.l, s.nl), &found);
+                if (!found) {
+                    if (r->nseries == cap) {
+                        cap = cap ? cap * 2 : 16;
+                        osp_promql_series *ns = osp_arena_calloc(c.qa, cap * sizeof(*ns));
+                        if (r->nseries)
+                            memcpy(ns, r->series, r->nseries * sizeof(*ns));
+                        r->series = ns;
+                    }
+                    *p = (int)r->nseries;
+                    osp_promql_series *os = &r->series[r->nseries++];
+                    os->labels = copy_labels(c.qa, s.l, s.nl);
+                    os->nlabels = s.nl;
                 }
-                *slot = (int)r->nseries;
-                osp_promql_series *os = &r->series[r->nseries++];
-                os->labels = copy_labels(c.qa, s.l, s.nl);
-                os->nlabels = s.nl;
+                slot = *p;
+                if (known != NULL)
+                    *known = slot + 1;
             }
-            osp_promql_series_push(&r->series[*slot], c.qa, t, s.v);
+            osp_promql_series *os = &r->series[slot];
+            /* two samples of one step in one series: promql_check_unique's verdict */
+            if (os->npts > 0 && os->pts[os->npts - 1].t == t)
+                rc = promql_eval_fail(&c, "vector cannot contain metrics with the same labelset");
+            else
+                osp_promql_series_push(os, c.qa, t, s.v);
         }
     }
     osp_arena_free(c.sa);

@@ -6,21 +6,6 @@
 
 #include "osp_buf.h"
 
-/* utoa: decimal digits of u into out (no NUL); returns the length. */
-static size_t
-utoa(char *out, uint64_t u)
-{
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
 int
 osp_promql_fmt_ts_c(char *out, int64_t t_ms)
 {
@@ -34,7 +19,7 @@ osp_promql_fmt_ts_c(char *out, int64_t t_ms)
     }
     uint64_t s = u / 1000;
     unsigned ms = (unsigned)(u % 1000);
-    o += utoa(o, s);
+    o += osp_fmt_u64(o, s);
     if (ms != 0) {
         *o++ = '.';
         *o++ = (char)('0' + ms / 100);

@@ -322,7 +322,7 @@ promql_call_matrix(evctx *c, const expr *e, int64_t t, value *args, value *out)
             continue;
         sample o = {s->l, s->nl, t, v};
         if (!keep_name)
-            lbl_drop_name(c->sa, &o.l, &o.nl);
+            lset_drop_name(c->reg, c->sa, &o.l, &o.nl);
         vec_push(&out->vec, c->sa, o);
     }
     return 0;

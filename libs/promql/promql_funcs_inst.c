@@ -88,7 +88,7 @@ promql_call_simple(evctx *c, const expr *e, int64_t t, value *args, value *out)
     for (size_t i = 0; i < args[0].vec.n; i++) {
         sample s = args[0].vec.v[i];
         s.v = simple(e->fn->name, s.v, arg);
-        lbl_drop_name(c->sa, &s.l, &s.nl);
+        lset_drop_name(c->reg, c->sa, &s.l, &s.nl);
         vec_push(&out->vec, c->sa, s);
     }
     return 0;
@@ -125,7 +125,7 @@ promql_call_clamp(evctx *c, const expr *e, int64_t t, value *args, value *out)
     for (size_t i = 0; i < args[0].vec.n; i++) {
         sample s = args[0].vec.v[i];
         s.v = go_max(lo, go_min(hi, s.v));
-        lbl_drop_name(c->sa, &s.l, &s.nl);
+        lset_drop_name(c->reg, c->sa, &s.l, &s.nl);
         vec_push(&out->vec, c->sa, s);
     }
     return 0;
@@ -174,7 +174,7 @@ promql_call_date(evctx *c, const expr *e, int64_t t, value *args, value *out)
         if (isnan(s.v) || isinf(s.v))
             continue;
         s.v = date_part(e->fn->name, s.v);
-        lbl_drop_name(c->sa, &s.l, &s.nl);
+        lset_drop_name(c->reg, c->sa, &s.l, &s.nl);
         vec_push(&out->vec, c->sa, s);
     }
     return 0;
@@ -212,7 +212,7 @@ promql_call_timestamp(evctx *c, const expr *e, int64_t t, value *args, value *ou
     for (size_t i = 0; i < args[0].vec.n; i++) {
         sample s = args[0].vec.v[i];
         s.v = (double)(sel ? s.t : t) / 1000;
-        lbl_drop_name(c->sa, &s.l, &s.nl);
+        lset_drop_name(c->reg, c->sa, &s.l, &s.nl);
         vec_push(&out->vec, c->sa, s);
     }
     return 0;
@@ -515,12 +515,15 @@ promql_call_histogram_quantile(evctx *c, const expr *e, int64_t t, value *args, 
         if (le == NULL || osp_parse_double(osp_str_c(le), &ub) != 0)
             continue;
         bool found;
-        int *slot =
-            hmap_put(&idx, c->sa, lbl_sig(s->l, s->nl, (const char **)excl, 2, false), &found);
+        uint64_t sig = lset_sig(c->reg, e, s->l, s->nl, (const char **)excl, 2, false);
+        int *slot = hmap_put(&idx, c->sa, sig, &found);
         if (!found) {
             *slot = (int)ng;
             sample m = {NULL, 0, t, 0};
-            lbl_keep(c->sa, s->l, s->nl, (const char **)excl, 2, false, &m.l, &m.nl);
+            if (!lset_memo_get(c->reg, e, s->l, s->nl, NULL, 0, &m.l, &m.nl)) {
+                lbl_keep(c->sa, s->l, s->nl, (const char **)excl, 2, false, &m.l, &m.nl);
+                lset_memo_put(c->reg, e, s->l, s->nl, NULL, 0, &m.l, &m.nl);
+            }
             vec_push(&out->vec, c->sa, m);
             bs[ng] = osp_arena_alloc(c->sa, in->n * sizeof(bucket));
             ng++;

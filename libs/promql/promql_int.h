@@ -204,6 +204,7 @@ typedef struct evctx {
     osp_arena *qa;              /* per-query arena: selections, the result */
     osp_arena *sa;              /* per-step scratch arena */
     osp_promql_series_set *sel; /* per selector index */
+    struct lset_reg *reg;       /* range queries: what is known of persistent label arrays */
     osp_errinfo *ei;
 } evctx;
 
@@ -227,6 +228,41 @@ uint64_t lbl_sig(const osp_label *l, size_t n, const char **names, size_t nn, bo
 /* lbl_keep: copy of the labels named in names (on) or all but names (and __name__). */
 void lbl_keep(osp_arena *a, const osp_label *l, size_t n, const char **names, size_t nn, bool on,
               osp_label **out, size_t *outn);
+
+/* Label arrays that outlive a step (promql_lset.c). A range evaluation registers the
+ * arrays of its selections (and their name-less tails); results derived from registered
+ * arrays are remembered (and registered) per operation, so that hashes, matching
+ * signatures and derived arrays are computed once per query, not once per step. Every
+ * function takes r == NULL (instant queries) and unregistered arrays, and then computes. A
+ * tag is the address of the tree node whose operation it is. Per query, one thread. */
+typedef struct lset_reg lset_reg;
+
+/* lset_reg_new: an empty registry in a, the query's arena. */
+lset_reg *lset_reg_new(osp_arena *a);
+/* lset_register: l[0..n) and its strings stay unchanged until the query ends. */
+void lset_register(lset_reg *r, const osp_label *l, size_t n);
+/* lset_hash: lbl_hash(l, n). */
+uint64_t lset_hash(lset_reg *r, const osp_label *l, size_t n);
+/* lset_sig: lbl_sig(l, n, names, nn, on), which must depend only on tag and l. */
+uint64_t lset_sig(lset_reg *r, const void *tag, const osp_label *l, size_t n, const char **names,
+                  size_t nn, bool on);
+/* lset_memo_get: the labels that operation tag derived from a (and b unless NULL) when
+ * lset_memo_put remembered them; false otherwise. One derived array is remembered per
+ * registered array (the first put). */
+bool lset_memo_get(lset_reg *r, const void *tag, const osp_label *a, size_t na, const osp_label *b,
+                   size_t nb, osp_label **out, size_t *nout);
+/* lset_memo_put: remember *l[0..*n), derived by tag from a (and b), when a and b are
+ * registered: a copy of the array goes into the registry's arena, is registered and
+ * replaces *l. Its strings must outlive the query (strings of a, b or the tree). */
+void lset_memo_put(lset_reg *r, const void *tag, const osp_label *a, size_t na, const osp_label *b,
+                   size_t nb, osp_label **l, size_t *n);
+/* lset_drop_name: lbl_drop_name(a, l, n), remembered for registered arrays (the result is
+ * then registered too). */
+void lset_drop_name(lset_reg *r, osp_arena *a, osp_label **l, size_t *n);
+/* lset_out: where the range driver keeps the index + 1 of l's series in the result (0:
+ * not yet known), or NULL when l is not registered. *hint (NULL at first) is the caller's
+ * guess, checked and updated: samples come in the same order at every step. */
+int *lset_out(lset_reg *r, const osp_label *l, size_t n, void **hint);
 
 /* Hash -> int map in an arena (open addressing; identity by 64-bit hash, as Prometheus'
  * signatures). */
