@@ -12,6 +12,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import shutil
 import signal
 import subprocess
@@ -198,14 +199,16 @@ def victoria(tmp, cfg_path):
 class Osprey:
     """PostgreSQL + osprey-store + osprey-collector."""
 
-    def __init__(self, tmp, cfg_text):
-        self.tmp, self.cfg_text = tmp, cfg_text
+    def __init__(self, tmp, cfg_text, store_args=()):
+        self.tmp, self.cfg_text, self.store_args = tmp, cfg_text, list(store_args)
         self.pg = self.store = self.coll = None
 
     def start(self):
         """Step by step, so that stop() finds whatever did start when a later step fails."""
         self.pg = h.Postgres(self.tmp)
-        self.store = h.Store(self.tmp, self.pg)
+        # store_args go after the harness's flags (the last occurrence of a flag wins) and stay in
+        # self.store.args, so the restart runs with them too.
+        self.store = h.Store(self.tmp, self.pg, extra=self.store_args)
         self.coll = h.Collector(self.tmp, self.cfg_text, self.store.ingest_port, self.store.ack_port)
 
     @property
@@ -356,6 +359,50 @@ def disk_osprey(o):
     return {"live": dict(d), "compacted": d}
 
 
+# ---------------------------------------------------------------- profile (--perf)
+
+def perf_profile(tmp, targets, seconds, top):
+    """perf record (cpu-clock, DWARF call graphs) on each {name: [pids]} at once for `seconds`, while
+    the load goes on; then perf report --no-children per name into <tmp>/perf-<name>.txt. Returns
+    {name: {"data", "report", "top"}}; top = the first `top` symbol lines of the report."""
+    if not shutil.which("perf"):
+        log("--perf: perf is not installed (apt-get install linux-perf); no profile")
+        return {}
+    procs = {}
+    for name, pids in targets.items():
+        pids = [p for p in pids if os.path.exists("/proc/%d" % p)]
+        if not pids:
+            continue
+        data = os.path.join(tmp.path, "perf-%s.data" % name)
+        lf = open(os.path.join(tmp.path, "perf-%s.log" % name), "wb")
+        procs[name] = (subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "499", "--call-graph",
+                                         "dwarf,16384", "-o", data, "-p", ",".join(map(str, pids)),
+                                         "--", "sleep", "%g" % seconds],
+                                        stdout=lf, stderr=subprocess.STDOUT, start_new_session=True), data, lf)
+        log("perf record on %s (pids %s) for %g s" % (name, ",".join(map(str, pids)), seconds))
+    out = {}
+    for name, (pr, data, lf) in procs.items():
+        try:
+            pr.wait(seconds + 120)
+        except subprocess.TimeoutExpired:
+            os.kill(pr.pid, signal.SIGINT)
+            pr.wait(60)
+        lf.close()
+        rpath = os.path.join(tmp.path, "perf-%s.txt" % name)
+        with open(rpath, "w") as f:
+            subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio", "--percent-limit", "0.5",
+                            "--sort", "comm,dso,sym", "-g", "caller,0.5,callee,function,percent"],
+                           stdout=f, stderr=subprocess.DEVNULL)
+        flat = subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio", "-g", "none",
+                               "--percent-limit", "0.3", "--sort", "dso,sym"],
+                              capture_output=True, text=True).stdout
+        with open(os.path.join(tmp.path, "perf-%s-flat.txt" % name), "w") as f:
+            f.write(flat)
+        lines = [ln for ln in flat.splitlines() if ln.strip() and not ln.startswith("#")]
+        out[name] = {"data": data, "report": rpath, "top": lines[:top]}
+    return out
+
+
 # ---------------------------------------------------------------- restarts
 
 def stop_timed(proc, sig=None, timeout=300):
@@ -458,7 +505,17 @@ def main():
                     "(default: $OSP_BIN_DIR, build-bench/bin, build/bin)")
     ap.add_argument("--out", default=os.path.join(BENCH, "out"), help="directory for the JSON")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data)")
+    ap.add_argument("--store-args", default="", metavar="\"FLAGS\"",
+                    help="extra flags appended to osprey-store's command line (shell-quoted, e.g. "
+                         "\"--compaction-window 5m --head-window 5m\"; a single flag needs the = form: "
+                         "--store-args=--head-window=5m); kept for the restart, recorded in the JSON")
+    ap.add_argument("--perf", type=float, default=0, metavar="SECONDS",
+                    help="after the window (load still on, outside every figure), perf-record the store, "
+                         "the collector and PostgreSQL for SECONDS; reports in the temp dir, top "
+                         "entries printed and in the JSON")
+    ap.add_argument("--perf-top", type=int, default=25, help="symbol lines printed per profiled component")
     args = ap.parse_args()
+    args.store_args_list = shlex.split(args.store_args)
     only = parse_only(args.only)
     interval = ib.parse_seconds(args.interval)
 
@@ -487,7 +544,7 @@ def main():
         systems = {}
         # Start them back to back so they scrape the same pages within the same second.
         if "osprey" in only:
-            o = Osprey(tmp, cfg)
+            o = Osprey(tmp, cfg, args.store_args_list)
             started.append(o)
             o.start()
             systems["osprey"] = o
@@ -520,6 +577,14 @@ def main():
         for name, c in comps.items():
             if not os.path.exists("/proc/%d" % c.root):
                 raise RuntimeError("%s (pid %d) died during the run" % (name, c.root))
+
+        profile = {}
+        if args.perf > 0 and "osprey" in systems:
+            o = systems["osprey"]
+            ppids = ib.all_ppids()
+            profile = perf_profile(tmp, {"store": [o.store.proc.pid], "collector": [o.coll.proc.pid],
+                                         "postgres": sorted(comps["postgres"].pids(ppids))},
+                                   args.perf, args.perf_top)
 
         # ---- disk (all systems still scraping; counters read next to each du)
         disk = {}
@@ -572,6 +637,12 @@ def main():
                 sysobj.stop()
 
         result = report(args, interval, comps, s0, s1, systems, disk, before, stops, restarts, after_stop)
+        if profile:
+            result["profile"] = {"seconds": args.perf, "after_window": True, "components": profile}
+            for n, pr in profile.items():
+                print("\nperf profile, %s (%g s after the window; %s):" % (n, args.perf, pr["report"]))
+                for ln in pr["top"]:
+                    print("  " + ln.rstrip())
         os.makedirs(args.out, exist_ok=True)
         path = os.path.join(args.out, "storage-%s.json" % time.strftime("%Y%m%dT%H%M%S"))
         with open(path, "w") as f:
@@ -661,6 +732,13 @@ def report(args, interval, comps, s0, s1, systems, disk, before, stops, restarts
                 notes.append("store /metrics has no ingested-samples counter; using the collector's %s" % cname)
                 r["samples"] = r["collector_samples"]
             r["cpu_s"] = cpu["collector"] + cpu["store"] + cpu["postgres"]
+            # What the store did in the window besides ingesting: CPU figures of a window without a
+            # compaction (a window is compacted once window_end + min(window, 20m) has passed) leave
+            # that work out.
+            r["store_activity"] = {k: ib.metric_delta(p0[n], p1[n], "osprey_store_" + k) for k in (
+                "chunks_written_total", "chunk_bytes_written_total", "compactions_total",
+                "compaction_chunks_in_total", "compaction_chunks_out_total",
+                "compaction_duration_seconds_sum", "log_batches_trimmed_total")}
             r["cpu_split_s"] = {k: cpu[k] for k in ("collector", "store", "postgres")}
             pg = comps["postgres"]
             r["peak_mib"] = mib(s1["hwm"]["collector"] + s1["hwm"]["store"] + pg.peak_pss_kib)
@@ -717,6 +795,9 @@ def report(args, interval, comps, s0, s1, systems, disk, before, stops, restarts
     print("\nStorage benchmark: %d targets x %d series every %s, window %.1f s after %.0f s warm-up; "
           "machine: %d CPUs, %.0f%% busy in the window" % (args.targets, args.series, args.interval, dt,
                                                            args.warmup, os.cpu_count(), 100 * busy))
+    if "osprey" in res:
+        print("osprey-store extra flags (--store-args): %s" % (" ".join(map(shlex.quote, args.store_args_list))
+                                                               or "none (the store's defaults)"))
 
     def f(v, fmt):
         return fmt % v if v is not None else "-"
@@ -770,6 +851,16 @@ def report(args, interval, comps, s0, s1, systems, disk, before, stops, restarts
         for k, v in o["cpu_split_s"].items():
             per_m = v / (o["samples"] / 1e6) if o["samples"] else 0
             print("  %-10s %8.2f  %5.1f%%  %6.2f" % (k, v, 100 * v / o["cpu_s"] if o["cpu_s"] else 0, per_m))
+        a = o.get("store_activity") or {}
+        if any(v is not None for v in a.values()):
+            g = lambda k: a.get(k) or 0  # noqa: E731
+            print("Osprey store in the window: %.0f chunks written (%.1f MiB), %.0f compaction transactions "
+                  "(%.0f chunks -> %.0f, %.1f s), %.0f log batches trimmed%s" % (
+                      g("chunks_written_total"), g("chunk_bytes_written_total") / 2**20, g("compactions_total"),
+                      g("compaction_chunks_in_total"), g("compaction_chunks_out_total"),
+                      g("compaction_duration_seconds_sum"), g("log_batches_trimmed_total"),
+                      "" if g("compactions_total") else "  [no compaction in the window: its cost is not in "
+                      "the CPU figures]"))
         ps = o["peak_split_mib"]
         print("Osprey peak memory: collector %.0f + store %.0f + PostgreSQL %.0f MiB PSS (%d processes; RSS sum "
               "%.0f MiB); per series without PostgreSQL: %.0f B"
@@ -814,7 +905,8 @@ def report(args, interval, comps, s0, s1, systems, disk, before, stops, restarts
         "when": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release(), "busy_fraction": busy},
         "config": {"targets": args.targets, "series_per_target": args.series, "interval": args.interval,
-                   "warmup_s": args.warmup, "window_s": dt, "systems": names, "count_query": COUNT_QUERY},
+                   "warmup_s": args.warmup, "window_s": dt, "systems": names, "count_query": COUNT_QUERY,
+                   "store_args": args.store_args_list, "bin_dir": h.BIN if "osprey" in names else None},
         "systems": res, "ratio_osprey_over_prometheus": ratio,
         "fleet_cpu_s": cpu["fleet"], "other_cpu_s": other, "notes": notes,
     }
