@@ -15,15 +15,6 @@
 #include "osp_mem.h"
 #include "store_pg_int.h"
 
-int64_t
-store_chunks_day(int64_t t)
-{
-    int64_t q = t / STORE_PARTITION_MS;
-    if (t % STORE_PARTITION_MS < 0)
-        q--;
-    return q;
-}
-
 static void
 day_name(int64_t day, char *out, size_t n)
 {
@@ -178,7 +169,7 @@ store_chunks_write(store_pg *pg, const store_chunk_ref *c, size_t n, osp_errinfo
     int rc;
     int64_t last_day = INT64_MIN;
     for (size_t i = 0; i < n; i++) {
-        int64_t d = store_chunks_day(c[i].min_t);
+        int64_t d = store_partition_day(c[i].min_t);
         if (d != last_day && (rc = ensure_partition(pg, d, ei)) != 0)
             return rc;
         last_day = d;
@@ -222,7 +213,7 @@ store_chunks_fetch(store_pg *pg, const int64_t *ids, size_t nids, int64_t mint, 
     if (!store_pg_ok(pg))
         return osp_errinfo_set(ei, OSP_EUNAVAIL, 0, 0, "not connected to PostgreSQL");
     /* a chunk lies in its min_t's partition: min_t >= the start of mint's day prunes */
-    int64_t lo = mint == INT64_MIN ? INT64_MIN : store_chunks_day(mint) * STORE_PARTITION_MS;
+    int64_t lo = mint == INT64_MIN ? INT64_MIN : store_partition_day(mint) * STORE_PARTITION_MS;
     char a[24], b[24], c[24];
     snprintf(a, sizeof(a), "%" PRId64, lo);
     snprintf(b, sizeof(b), "%" PRId64, maxt);
@@ -265,7 +256,7 @@ store_chunks_scan(store_pg *pg, int64_t since,
         return osp_errinfo_set(ei, OSP_EUNAVAIL, 0, 0, "not connected to PostgreSQL");
     char a[24], b[24];
     snprintf(a, sizeof(a), "%" PRId64, since);
-    snprintf(b, sizeof(b), "%" PRId64, store_chunks_day(since) * STORE_PARTITION_MS);
+    snprintf(b, sizeof(b), "%" PRId64, store_partition_day(since) * STORE_PARTITION_MS);
     const char *vals[] = {a, b};
     int rc;
     if ((rc = store_pg_exec(pg, "BEGIN READ ONLY", ei)) != 0)
@@ -371,21 +362,6 @@ fail:
 
 /* ---- compaction ---- */
 
-typedef struct cmp_ent {
-    int64_t t;
-    double v;
-    size_t i; /* input order: chunks in seq order, samples in time order */
-} cmp_ent;
-
-static int
-cmp_ent_cmp(const void *a, const void *b)
-{
-    const cmp_ent *x = a, *y = b;
-    if (x->t != y->t)
-        return x->t < y->t ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i;
-}
-
 /* merge_series: decode rows [lo, hi) of r (one series, seq order), merge and
  * append the level-1 output rows to out. */
 static void
@@ -393,7 +369,8 @@ merge_series(PGresult *r, int lo, int hi, chunk_row **out, size_t *nout, size_t 
              store_compact_res *res, osp_buf *bytes)
 {
     size_t n = 0, capn = 0;
-    cmp_ent *e = NULL;
+    int64_t *ts = NULL;
+    double *vs = NULL;
     int64_t seq = INT64_MAX, sid = be64(PQgetvalue(r, lo, 0));
     for (int i = lo; i < hi; i++) {
         int64_t s = be64(PQgetvalue(r, i, 1));
@@ -406,25 +383,17 @@ merge_series(PGresult *r, int lo, int hi, chunk_row **out, size_t *nout, size_t 
         while (osp_chunk_it_next(&it, &t, &v) == 1) {
             if (n == capn) {
                 capn = capn ? capn * 2 : 1024;
-                e = osp_reallocarray(e, capn, sizeof(*e));
+                ts = osp_reallocarray(ts, capn, sizeof(*ts));
+                vs = osp_reallocarray(vs, capn, sizeof(*vs));
             }
-            e[n] = (cmp_ent){t, v, n};
+            ts[n] = t;
+            vs[n] = v;
             n++;
         }
         res->chunks_in++;
     }
-    qsort(e, n, sizeof(*e), cmp_ent_cmp);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (k > 0 && e[k - 1].t == e[i].t) {
-            if (memcmp(&e[k - 1].v, &e[i].v, sizeof(double)) == 0)
-                res->duplicates++;
-            else
-                res->conflicts++;
-            continue;
-        }
-        e[k++] = e[i];
-    }
+    /* rows come in seq order: the first-written value of a timestamp wins */
+    size_t k = store_samples_merge(ts, vs, n, &res->duplicates, &res->conflicts);
     osp_chunk_app app;
     osp_chunk_app_init(&app);
     for (size_t i = 0; i <= k; i++) {
@@ -454,10 +423,11 @@ merge_series(PGresult *r, int lo, int hi, chunk_row **out, size_t *nout, size_t 
             }
         }
         if (i < k)
-            osp_chunk_app_add(&app, e[i].t, e[i].v);
+            osp_chunk_app_add(&app, ts[i], vs[i]);
     }
     osp_chunk_app_fini(&app);
-    osp_free(e);
+    osp_free(ts);
+    osp_free(vs);
     res->series++;
 }
 
@@ -469,7 +439,7 @@ store_chunks_compact(store_pg *pg, int64_t w0, int64_t w1, size_t max_series,
     if (!store_pg_ok(pg))
         return osp_errinfo_set(ei, OSP_EUNAVAIL, 0, 0, "not connected to PostgreSQL");
     char part[64], sql[512], a[24], b[24], lim[24];
-    day_name(store_chunks_day(w0), part, sizeof(part));
+    day_name(store_partition_day(w0), part, sizeof(part));
     snprintf(a, sizeof(a), "%" PRId64, w0);
     snprintf(b, sizeof(b), "%" PRId64, w1);
     snprintf(lim, sizeof(lim), "%zu", max_series + 1);

@@ -81,7 +81,4 @@ int store_chunks_drop_partition(store_pg *pg, int64_t day, osp_errinfo *ei);
 int store_chunks_sizes(store_pg *pg, void (*fn)(void *ctx, const char *table, int64_t bytes),
                        void *ctx, osp_errinfo *ei);
 
-/* store_chunks_day: the partition day of t. */
-int64_t store_chunks_day(int64_t t);
-
 #endif

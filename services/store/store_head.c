@@ -262,8 +262,8 @@ lower_bound(const int64_t *ts, size_t n, int64_t t)
     return lo;
 }
 
-static int64_t
-partition_of(int64_t t)
+int64_t
+store_partition_day(int64_t t)
 {
     int64_t q = t / STORE_PARTITION_MS;
     if (t % STORE_PARTITION_MS < 0)
@@ -315,8 +315,8 @@ close_ooo(store_head *h, store_hdata *hd)
     uint32_t i = 0;
     while (i < hd->ooo_n) {
         uint32_t j = i + 1;
-        int64_t p = partition_of(hd->ooo_t[i]);
-        while (j < hd->ooo_n && partition_of(hd->ooo_t[j]) == p)
+        int64_t p = store_partition_day(hd->ooo_t[i]);
+        while (j < hd->ooo_n && store_partition_day(hd->ooo_t[j]) == p)
             j++;
         store_chunk c = {.min_t = hd->ooo_t[i],
                          .max_t = hd->ooo_t[j - 1],
@@ -402,7 +402,8 @@ store_head_append(store_head *h, uint32_t ref, int64_t t, double v, int64_t arri
     if (t > s->last_t) {
         size_t n = osp_chunk_app_count(&hd->app);
         if (n >= STORE_CHUNK_SAMPLES ||
-            (n > 0 && partition_of(t) != partition_of(osp_chunk_app_min_t(&hd->app)))) {
+            (n > 0 &&
+             store_partition_day(t) != store_partition_day(osp_chunk_app_min_t(&hd->app)))) {
             close_app(h, hd);
             n = 0;
         }
@@ -681,7 +682,7 @@ merge_cmp(const void *a, const void *b)
 }
 
 size_t
-store_samples_merge(int64_t *ts, double *vs, size_t n)
+store_samples_merge(int64_t *ts, double *vs, size_t n, size_t *dups, size_t *conflicts)
 {
     bool sorted = true;
     for (size_t i = 1; i < n && sorted; i++)
@@ -694,8 +695,12 @@ store_samples_merge(int64_t *ts, double *vs, size_t n)
     qsort(e, n, sizeof(*e), merge_cmp);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (k > 0 && ts[k - 1] == e[i].t)
+        if (k > 0 && ts[k - 1] == e[i].t) {
+            size_t *c = memcmp(&vs[k - 1], &e[i].v, sizeof(double)) == 0 ? dups : conflicts;
+            if (c != NULL)
+                (*c)++;
             continue;
+        }
         ts[k] = e[i].t;
         vs[k] = e[i].v;
         k++;
@@ -761,7 +766,7 @@ store_head_samples(const store_head *h, uint32_t ref, int64_t mint, int64_t maxt
         v[k] = hd->ooo_v[i];
         k++;
     }
-    *n = store_samples_merge(t, v, k);
+    *n = store_samples_merge(t, v, k, NULL, NULL);
     *ts = t;
     *vs = v;
 }

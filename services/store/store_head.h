@@ -33,6 +33,9 @@ typedef struct store_head store_head;
 /* Chunks never span a partition boundary of the chunk tables (UTC days), so
  * a chunk lies in the partition of its min_t. */
 #define STORE_PARTITION_MS ((int64_t)86400 * 1000)
+/* store_partition_day: the partition (UTC day since the epoch) of time t. */
+int64_t store_partition_day(int64_t t);
+
 /* An open chunk is closed at this many samples (Prometheus's target). */
 #define STORE_CHUNK_SAMPLES 120
 
@@ -196,8 +199,10 @@ void store_head_samples(const store_head *h, uint32_t ref, int64_t mint, int64_t
 osp_promql_source store_head_source(store_head *h);
 
 /* store_samples_merge: sort n samples by t (stable) and keep the first of
- * equal timestamps; returns the new count. */
-size_t store_samples_merge(int64_t *ts, double *vs, size_t n);
+ * equal timestamps; returns the new count. The dropped ones are added to
+ * *dups (bitwise-identical value) or *conflicts (another value); either may
+ * be NULL. */
+size_t store_samples_merge(int64_t *ts, double *vs, size_t n, size_t *dups, size_t *conflicts);
 
 /* ---- metric metadata (same lock) ---- */
 

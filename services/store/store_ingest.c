@@ -402,7 +402,7 @@ compact(store_ingest *in)
             i++; /* not cold yet */
             continue;
         }
-        if (store_chunks_day(w0) < store_chunks_day(store_ingest_min_t(in))) {
+        if (store_partition_day(w0) < store_partition_day(store_ingest_min_t(in))) {
             memmove(in->dirty + i, in->dirty + i + 1, (in->ndirty - i - 1) * sizeof(*in->dirty));
             in->ndirty--;
             continue;
@@ -495,7 +495,7 @@ retention(store_ingest *in)
     sizes_ctx sc = {.in = in};
     if (store_chunks_sizes(in->pg, size_cb, &sc, &ei) == 0 && in->retention_size > 0) {
         /* by size: the oldest days go first; today's partition is never dropped */
-        int64_t today = store_chunks_day(now);
+        int64_t today = store_partition_day(now);
         while (sc.chunk_bytes > (int64_t)in->retention_size && first + 1 < ndays &&
                days[first] < today) {
             char name[64];

@@ -133,7 +133,7 @@ reader_select(void *ctx, const osp_matcher *ms, size_t nm, int64_t mint_ms, int6
                 memcpy(ts + x->n, x->mts, x->mn * sizeof(*ts));
                 memcpy(vs + x->n, x->mvs, x->mn * sizeof(*vs));
             }
-            k = store_samples_merge(ts, vs, x->n + x->mn);
+            k = store_samples_merge(ts, vs, x->n + x->mn, NULL, NULL);
         }
         if (k == 0)
             continue;

@@ -269,7 +269,10 @@ test_samples_merge(void **state)
     (void)state;
     int64_t ts[] = {3, 1, 2, 1, 3, 4};
     double vs[] = {30, 10, 20, 11, 31, 40};
-    size_t n = store_samples_merge(ts, vs, 6);
+    size_t dups = 0, conflicts = 0;
+    size_t n = store_samples_merge(ts, vs, 6, &dups, &conflicts);
+    assert_int_equal(dups, 0);
+    assert_int_equal(conflicts, 2);
     assert_int_equal(n, 4);
     int64_t wt[] = {1, 2, 3, 4};
     double wv[] = {10, 20, 30, 40};
