@@ -64,6 +64,15 @@ const osp_conf_field coll_settings_schema[] = {
      .min = 100,
      .max = 3600000,
      .help = "how often file_sd files are checked for changes"},
+    {.key = "scrape_timestamp_tolerance",
+     .type = OSP_CONF_DURATION,
+     .offset = offsetof(coll_settings, scrape_timestamp_tolerance),
+     .def = "10ms",
+     .min = 0,
+     .max = 1000,
+     .help = "a scrape that starts this close to its slot is stamped with the slot's time "
+             "(regular timestamps compress to ~1 bit; Prometheus does the same with 2ms); 0: "
+             "always the start time"},
 };
 const size_t coll_settings_schema_len =
     sizeof(coll_settings_schema) / sizeof(coll_settings_schema[0]);

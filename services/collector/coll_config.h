@@ -27,8 +27,9 @@ typedef struct coll_settings {
     char *redis;
     char *collector_id;
     osp_log_level log_level;
-    int64_t flush_timeout;     /* ms */
-    int64_t sd_check_interval; /* ms; how often file_sd files are stat()ed */
+    int64_t flush_timeout;              /* ms */
+    int64_t sd_check_interval;          /* ms; how often file_sd files are stat()ed */
+    int64_t scrape_timestamp_tolerance; /* ms; stamp a scrape with its slot when this close */
 } coll_settings;
 
 extern const osp_conf_field coll_settings_schema[];

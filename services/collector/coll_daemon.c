@@ -225,7 +225,10 @@ coll_daemon_new(coll_config *cfg, const osp_cli *cli, coll_daemon **out, osp_err
         osp_errinfo_set(ei, rc, 0, 0, "cannot register the standard HTTP endpoints");
         goto fail;
     }
-    coll_scraper_opts so = {.publish = publish, .publish_ctx = d->prod, .metrics = &d->cm};
+    coll_scraper_opts so = {.publish = publish,
+                            .publish_ctx = d->prod,
+                            .metrics = &d->cm,
+                            .ts_tolerance_ms = cfg->set.scrape_timestamp_tolerance};
     if ((rc = coll_scraper_new(&so, &d->scr, ei)))
         goto fail;
     d->sd = coll_sd_new();

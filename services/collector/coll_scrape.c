@@ -347,11 +347,17 @@ run(void *arg)
             if (t->inflight || now < t->next_ms)
                 continue;
             /* skip missed slots instead of scraping in a burst */
-            while (t->next_ms <= now)
+            int64_t slot = t->next_ms;
+            while (t->next_ms <= now) {
+                slot = t->next_ms;
                 t->next_ms += t->st->def.interval_ms;
-            if (!start(s, t, now)) {
+            }
+            /* Stamped with the slot when the start was only a wake-up late, as
+             * Prometheus does (2 ms there): regular timestamps cost ~1 bit. */
+            int64_t ts = now - slot <= s->opts.ts_tolerance_ms ? slot : now;
+            if (!start(s, t, ts)) {
                 coll_scrape_result res;
-                coll_append_failure(t->st, now, 0, "cannot start request (credentials file?)",
+                coll_append_failure(t->st, ts, 0, "cannot start request (credentials file?)",
                                     s->batch, &res);
                 publish(s);
             }

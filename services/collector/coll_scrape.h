@@ -21,7 +21,8 @@ typedef int (*coll_publish_fn)(void *ctx, const void *pb, size_t len);
 typedef struct coll_scraper_opts {
     coll_publish_fn publish; /* required */
     void *publish_ctx;
-    coll_metrics *metrics; /* may be NULL */
+    coll_metrics *metrics;   /* may be NULL */
+    int64_t ts_tolerance_ms; /* a scrape starting <= this after its slot gets the slot's time */
 } coll_scraper_opts;
 
 /* coll_scraper_new: start the scrape thread with no targets. *out only on

@@ -18,6 +18,10 @@ static const osp_cli_flag flags[] = {
     {.name = "spool-dir", .key = "spool_dir", .arg = "DIR", .help = "spool directory"},
     {.name = "spool-max-bytes", .key = "spool_max_bytes", .arg = "N", .help = "spool bound"},
     {.name = "redis", .key = "redis", .arg = "URL", .help = "Redis URL for sharding"},
+    {.name = "scrape-timestamp-tolerance",
+     .key = "scrape_timestamp_tolerance",
+     .arg = "DURATION",
+     .help = "stamp a scrape with its slot's time when it starts this late (10ms)"},
     {.name = "collector-id", .key = "collector_id", .arg = "ID", .help = "producer id on the bus"},
 };
 #define NFLAGS (sizeof(flags) / sizeof(flags[0]))

@@ -432,33 +432,39 @@ merge_series(PGresult *r, int lo, int hi, chunk_row **out, size_t *nout, size_t 
 }
 
 int
-store_chunks_compact(store_pg *pg, int64_t w0, int64_t w1, size_t max_series,
+store_chunks_compact(store_pg *pg, int64_t w0, int64_t w1, const int64_t *after, size_t max_series,
                      store_compact_res *res, osp_errinfo *ei)
 {
     memset(res, 0, sizeof(*res));
     if (!store_pg_ok(pg))
         return osp_errinfo_set(ei, OSP_EUNAVAIL, 0, 0, "not connected to PostgreSQL");
-    char part[64], sql[512], a[24], b[24], lim[24];
+    char part[64], sql[512], a[24], b[24], lim[24], aft[24];
     day_name(store_partition_day(w0), part, sizeof(part));
     snprintf(a, sizeof(a), "%" PRId64, w0);
     snprintf(b, sizeof(b), "%" PRId64, w1);
     snprintf(lim, sizeof(lim), "%zu", max_series + 1);
+    if (after != NULL)
+        snprintf(aft, sizeof(aft), "%" PRId64, *after);
     int rc;
     if ((rc = store_pg_exec(pg, "BEGIN", ei)) != 0)
         return rc;
     /* the candidates, locked against a concurrent compactor (a second store on the database) */
     snprintf(sql, sizeof(sql),
-             "SELECT series_id FROM %s WHERE min_t >= $1 AND min_t < $2 GROUP BY series_id"
-             " HAVING bool_or(level = 0) AND count(*) > 1 ORDER BY series_id LIMIT $3",
+             "SELECT series_id FROM %s WHERE min_t >= $1 AND min_t < $2"
+             " AND ($4::bigint IS NULL OR series_id > $4)"
+             " GROUP BY series_id HAVING bool_or(level = 0) AND count(*) > 1"
+             " ORDER BY series_id LIMIT $3",
              part);
-    const char *v3[] = {a, b, lim};
-    PGresult *r = PQexecParams(pg->conn, sql, 3, NULL, v3, NULL, NULL, 0);
+    const char *v3[] = {a, b, lim, after != NULL ? aft : NULL};
+    PGresult *r = PQexecParams(pg->conn, sql, 4, NULL, v3, NULL, NULL, 0);
     if ((rc = store_pg_check(pg, r, "compaction candidates", true, ei)) != 0)
         goto fail;
     size_t nc = (size_t)PQntuples(r);
     res->more = nc > max_series;
-    if (res->more)
+    if (res->more) {
         nc = max_series;
+        res->last = strtoll(PQgetvalue(r, (int)nc - 1, 0), NULL, 10);
+    }
     osp_buf ids;
     osp_buf_init(&ids);
     osp_buf_putc(&ids, '{');

@@ -58,16 +58,19 @@ typedef struct store_compact_res {
     size_t samples;    /* samples written */
     size_t duplicates; /* identical samples dropped */
     size_t conflicts;  /* same timestamp, other value: the later-written one dropped */
-    bool more;         /* work is left in this window */
+    bool more;         /* work is left in this window after series id last */
+    int64_t last;      /* the highest series id looked at (when more) */
 } store_compact_res;
 
-/* store_chunks_compact: in partition day (days since the epoch), rewrite up
- * to max_series series that have a level-0 chunk and more than one chunk with
- * min_t in [w0, w1): their chunks there are merged (first-written value wins)
+/* store_chunks_compact: rewrite up to max_series series with id > *after
+ * (after NULL: from the lowest id; ids are signed) that
+ * have a level-0 chunk and more than one chunk with min_t in [w0, w1) (one
+ * partition day): their chunks there are merged (first-written value wins)
  * into level-1 chunks of STORE_COMPACT_SAMPLES / STORE_COMPACT_BYTES, in one
- * transaction. */
-int store_chunks_compact(store_pg *pg, int64_t w0, int64_t w1, size_t max_series,
-                         store_compact_res *res, osp_errinfo *ei);
+ * transaction. When res->more, the next call continues with after = &res->last
+ * (a pass over a window then reads each of its rows once). */
+int store_chunks_compact(store_pg *pg, int64_t w0, int64_t w1, const int64_t *after,
+                         size_t max_series, store_compact_res *res, osp_errinfo *ei);
 
 /* store_chunks_partitions: the days (since the epoch, sorted) that have a
  * chunk partition; *out is osp_malloc'ed. */

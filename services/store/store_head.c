@@ -429,22 +429,39 @@ store_head_append(store_head *h, uint32_t ref, int64_t t, double v, int64_t arri
     return STORE_APPEND_OK;
 }
 
+/* cut_one: close hd's open chunk and out-of-order buffer when their earliest
+ * sample arrived before arrived_before; the chunks closed. */
+static size_t
+cut_one(store_head *h, store_hdata *hd, int64_t arrived_before)
+{
+    size_t before = hd->nch;
+    if (osp_chunk_app_count(&hd->app) > 0 && hd->app_since < arrived_before)
+        close_app(h, hd);
+    if (hd->ooo_n > 0 && hd->ooo_since < arrived_before)
+        close_ooo(h, hd);
+    return hd->nch - before;
+}
+
 size_t
 store_head_cut(store_head *h, int64_t arrived_before)
 {
     size_t closed = 0;
-    for (size_t r = 0; r < h->n; r++) {
-        store_hdata *hd = h->v[r]->hd;
-        if (hd == NULL)
-            continue;
-        size_t before = hd->nch;
-        if (osp_chunk_app_count(&hd->app) > 0 && hd->app_since < arrived_before)
-            close_app(h, hd);
-        if (hd->ooo_n > 0 && hd->ooo_since < arrived_before)
-            close_ooo(h, hd);
-        closed += hd->nch - before;
-    }
+    for (size_t r = 0; r < h->n; r++)
+        if (h->v[r]->hd != NULL)
+            closed += cut_one(h, h->v[r]->hd, arrived_before);
     return closed;
+}
+
+static store_chunk_ref
+chunk_ref(const store_series *s, uint32_t ref, const store_chunk *c)
+{
+    return (store_chunk_ref){.series_id = (int64_t)s->id,
+                             .ref = ref,
+                             .min_t = c->min_t,
+                             .max_t = c->max_t,
+                             .data = c->data,
+                             .len = c->len,
+                             .n = c->n};
 }
 
 size_t
@@ -455,17 +472,9 @@ store_head_unpersisted(const store_head *h, store_chunk_ref *out, size_t max)
         const store_series *s = h->v[r];
         if (s->hd == NULL)
             continue;
-        for (uint32_t i = 0; i < s->hd->nch && k < max; i++) {
-            const store_chunk *c = &s->hd->ch[i];
-            if (!c->persisted)
-                out[k++] = (store_chunk_ref){.series_id = (int64_t)s->id,
-                                             .ref = (uint32_t)r,
-                                             .min_t = c->min_t,
-                                             .max_t = c->max_t,
-                                             .data = c->data,
-                                             .len = c->len,
-                                             .n = c->n};
-        }
+        for (uint32_t i = 0; i < s->hd->nch && k < max; i++)
+            if (!s->hd->ch[i].persisted)
+                out[k++] = chunk_ref(s, (uint32_t)r, &s->hd->ch[i]);
     }
     return k;
 }
@@ -481,6 +490,17 @@ store_head_mark_persisted(store_head *h, const store_chunk_ref *c, size_t n)
     }
 }
 
+/* open_since: the earliest arrival of a sample of hd not in a closed chunk. */
+static int64_t
+open_since(const store_hdata *hd, int64_t w)
+{
+    if (osp_chunk_app_count(&hd->app) > 0 && hd->app_since < w)
+        w = hd->app_since;
+    if (hd->ooo_n > 0 && hd->ooo_since < w)
+        w = hd->ooo_since;
+    return w;
+}
+
 int64_t
 store_head_watermark(const store_head *h)
 {
@@ -489,10 +509,7 @@ store_head_watermark(const store_head *h)
         const store_hdata *hd = h->v[r]->hd;
         if (hd == NULL)
             continue;
-        if (osp_chunk_app_count(&hd->app) > 0 && hd->app_since < w)
-            w = hd->app_since;
-        if (hd->ooo_n > 0 && hd->ooo_since < w)
-            w = hd->ooo_since;
+        w = open_since(hd, w);
         for (uint32_t i = 0; i < hd->nch; i++)
             if (!hd->ch[i].persisted && hd->ch[i].since_ms < w)
                 w = hd->ch[i].since_ms;
@@ -500,47 +517,84 @@ store_head_watermark(const store_head *h)
     return w;
 }
 
+/* evict_one: store_head_evict for one series; the chunks freed. */
+static size_t
+evict_one(store_head *h, store_series *s, int64_t mem_cut, int64_t drop_before)
+{
+    store_hdata *hd = s->hd;
+    size_t freed = 0;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < hd->nch; i++) {
+        store_chunk *c = &hd->ch[i];
+        if ((c->persisted && c->max_t < mem_cut) || c->max_t < drop_before) {
+            h->bytes -= c->len;
+            h->nsamples -= c->n;
+            h->nchunks--;
+            osp_free(c->data);
+            freed++;
+        } else {
+            hd->ch[k++] = *c;
+        }
+    }
+    hd->nch = k;
+    if (hd->ooo_n > 0 && hd->ooo_t[0] < drop_before) {
+        size_t d = lower_bound(hd->ooo_t, hd->ooo_n, drop_before);
+        memmove(hd->ooo_t, hd->ooo_t + d, (hd->ooo_n - d) * sizeof(*hd->ooo_t));
+        memmove(hd->ooo_v, hd->ooo_v + d, (hd->ooo_n - d) * sizeof(*hd->ooo_v));
+        hd->ooo_n -= (uint32_t)d;
+        h->nsamples -= d;
+    }
+    size_t na = osp_chunk_app_count(&hd->app);
+    if (na > 0 && osp_chunk_app_max_t(&hd->app) < drop_before) {
+        osp_chunk_app_reset(&hd->app);
+        h->nsamples -= na;
+    }
+    if (hd->nch == 0 && hd->ooo_n == 0 && osp_chunk_app_count(&hd->app) == 0)
+        hdata_free(h, s);
+    return freed;
+}
+
 size_t
 store_head_evict(store_head *h, int64_t mem_cut, int64_t drop_before)
 {
     size_t freed = 0;
-    for (size_t r = 0; r < h->n; r++) {
-        store_series *s = h->v[r];
-        store_hdata *hd = s->hd;
-        if (hd == NULL)
-            continue;
-        uint32_t k = 0;
-        for (uint32_t i = 0; i < hd->nch; i++) {
-            store_chunk *c = &hd->ch[i];
-            if ((c->persisted && c->max_t < mem_cut) || c->max_t < drop_before) {
-                h->bytes -= c->len;
-                h->nsamples -= c->n;
-                h->nchunks--;
-                osp_free(c->data);
-                freed++;
-            } else {
-                hd->ch[k++] = *c;
-            }
-        }
-        hd->nch = k;
-        if (hd->ooo_n > 0 && hd->ooo_t[0] < drop_before) {
-            size_t d = lower_bound(hd->ooo_t, hd->ooo_n, drop_before);
-            memmove(hd->ooo_t, hd->ooo_t + d, (hd->ooo_n - d) * sizeof(*hd->ooo_t));
-            memmove(hd->ooo_v, hd->ooo_v + d, (hd->ooo_n - d) * sizeof(*hd->ooo_v));
-            hd->ooo_n -= (uint32_t)d;
-            h->nsamples -= d;
-        }
-        size_t na = osp_chunk_app_count(&hd->app);
-        if (na > 0 && osp_chunk_app_max_t(&hd->app) < drop_before) {
-            osp_chunk_app_reset(&hd->app);
-            h->nsamples -= na;
-        }
-        if (hd->nch == 0 && hd->ooo_n == 0 && osp_chunk_app_count(&hd->app) == 0)
-            hdata_free(h, s);
-    }
+    for (size_t r = 0; r < h->n; r++)
+        if (h->v[r]->hd != NULL)
+            freed += evict_one(h, h->v[r], mem_cut, drop_before);
     if (mem_cut > h->mem_cut)
         h->mem_cut = mem_cut;
     return freed;
+}
+
+size_t
+store_head_tick(store_head *h, const store_tick *tk, store_chunk_ref **out, size_t *cap,
+                int64_t *watermark)
+{
+    size_t k = 0;
+    int64_t w = INT64_MAX;
+    for (size_t r = 0; r < h->n; r++) {
+        store_series *s = h->v[r];
+        if (s->hd == NULL)
+            continue;
+        evict_one(h, s, tk->mem_cut, tk->drop_before);
+        if (s->hd == NULL)
+            continue;
+        cut_one(h, s->hd, tk->arrived_before);
+        w = open_since(s->hd, w);
+        for (uint32_t i = 0; i < s->hd->nch; i++) {
+            if (s->hd->ch[i].persisted)
+                continue;
+            if (k == *cap) {
+                *cap = *cap ? *cap * 2 : 1024;
+                *out = osp_reallocarray(*out, *cap, sizeof(**out));
+            }
+            (*out)[k++] = chunk_ref(s, (uint32_t)r, &s->hd->ch[i]);
+        }
+    }
+    if (tk->mem_cut > h->mem_cut)
+        h->mem_cut = tk->mem_cut;
+    *watermark = w;
+    return k;
 }
 
 void

@@ -150,6 +150,23 @@ int64_t store_head_watermark(const store_head *h);
  * lock held, ingest thread only. */
 size_t store_head_evict(store_head *h, int64_t mem_cut, int64_t drop_before);
 
+/* What one persist turn asks of store_head_tick. */
+typedef struct store_tick {
+    int64_t arrived_before; /* store_head_cut's argument */
+    int64_t mem_cut;        /* store_head_evict's arguments */
+    int64_t drop_before;
+} store_tick;
+
+/* store_head_tick: the persister's per-second work in one pass over the head
+ * (cheaper than the four calls): store_head_evict, then store_head_cut, then
+ * every closed unpersisted chunk into *out (caller-owned array of *cap
+ * entries, grown with osp_reallocarray; the count is returned), and into
+ * *watermark what store_head_watermark will say once those chunks are marked
+ * persisted (INT64_MAX: nothing else unpersisted). Write lock held, ingest
+ * thread only. */
+size_t store_head_tick(store_head *h, const store_tick *tk, store_chunk_ref **out, size_t *cap,
+                       int64_t *watermark);
+
 /* store_head_set_mem_cut / store_head_mem_cut: the memory cut (INT64_MIN
  * until the first store_head_set_mem_cut: all data is in memory). */
 void store_head_set_mem_cut(store_head *h, int64_t mem_cut);

@@ -29,6 +29,17 @@
 #define COMPACT_SERIES 100    /* series per compaction transaction */
 #define PERSIST_BATCH 5000    /* chunks per write transaction */
 
+/* A compaction window with level-0 chunks to merge. A pass walks its series in
+ * id order from a cursor (each transaction continues after the last series of
+ * the one before, so a pass reads the window once); chunks written behind the
+ * cursor during a pass make it start over when it ends. */
+typedef struct dirty_win {
+    int64_t w;     /* window start, ms */
+    int64_t after; /* cursor: series ids <= after are done in this pass */
+    bool started;  /* after is set (ids are signed: no value means "none yet") */
+    bool again;    /* chunks were written into the window during the pass */
+} dirty_win;
+
 struct store_ingest {
     store_pg *pg;
     store_head *head;
@@ -45,10 +56,11 @@ struct store_ingest {
     osp_ratelim rl;
     int64_t next_retention_ms, next_persist_ms, next_compact_ms;
     int64_t trimmed_to; /* batch log trimmed below this received_ms */
-    int64_t *dirty;     /* compaction windows (start ms) with new level-0 chunks, sorted */
+    dirty_win *dirty;   /* compaction windows with new level-0 chunks, sorted by start */
     size_t ndirty, capdirty;
-    store_chunk_ref *pbuf; /* PERSIST_BATCH */
-    int64_t next_ping_ms;  /* monotonic ms */
+    store_chunk_ref *pbuf; /* chunks to persist this turn */
+    size_t pcap;
+    int64_t next_ping_ms; /* monotonic ms */
     osp_bus_msg *group[GROUP_MAX_MSGS];
     size_t ngroup;
 };
@@ -161,16 +173,18 @@ static void
 dirty_add(store_ingest *in, int64_t w)
 {
     size_t i = 0;
-    while (i < in->ndirty && in->dirty[i] < w)
+    while (i < in->ndirty && in->dirty[i].w < w)
         i++;
-    if (i < in->ndirty && in->dirty[i] == w)
+    if (i < in->ndirty && in->dirty[i].w == w) {
+        in->dirty[i].again = in->dirty[i].started;
         return;
+    }
     if (in->ndirty == in->capdirty) {
         in->capdirty = in->capdirty ? in->capdirty * 2 : 64;
         in->dirty = osp_reallocarray(in->dirty, in->capdirty, sizeof(*in->dirty));
     }
     memmove(in->dirty + i + 1, in->dirty + i, (in->ndirty - i) * sizeof(*in->dirty));
-    in->dirty[i] = w;
+    in->dirty[i] = (dirty_win){.w = w};
     in->ndirty++;
 }
 
@@ -326,7 +340,8 @@ commit_and_ack(store_ingest *in, osp_errinfo *ei)
     return 0;
 }
 
-/* persist: write the closed chunks, trim the log behind them, evict memory. */
+/* persist: evict memory, close chunks due, write the closed ones, trim the log
+ * behind them (one pass over the head: store_head_tick). */
 static void
 persist(store_ingest *in)
 {
@@ -336,38 +351,34 @@ persist(store_ingest *in)
     in->next_persist_ms = now + PERSIST_EVERY_MS;
     osp_errinfo ei;
     osp_errinfo_clear(&ei);
+    store_tick tk = {.arrived_before = now - in->chunk_max_age_ms,
+                     .mem_cut = now - in->head_window_ms,
+                     .drop_before = store_ingest_min_t(in)};
+    int64_t w;
     store_head_wrlock(in->head);
-    store_head_cut(in->head, now - in->chunk_max_age_ms);
+    size_t n = store_head_tick(in->head, &tk, &in->pbuf, &in->pcap, &w);
     store_head_unlock(in->head);
-    for (;;) {
-        store_head_rdlock(in->head);
-        size_t n = store_head_unpersisted(in->head, in->pbuf, PERSIST_BATCH);
-        store_head_unlock(in->head);
-        if (n == 0)
-            break;
-        if (store_chunks_write(in->pg, in->pbuf, n, &ei) != 0) {
+    /* in->pbuf's data pointers stay valid: only this thread frees chunks */
+    for (size_t off = 0; off < n; off += PERSIST_BATCH) {
+        size_t k = n - off < PERSIST_BATCH ? n - off : PERSIST_BATCH;
+        if (store_chunks_write(in->pg, in->pbuf + off, k, &ei) != 0) {
             osp_metric_inc(in->st->chunk_write_errors);
             osp_log(OSP_LOG_WARN, "store.ingest", "writing chunks failed; retried", "error", ei.msg,
                     NULL);
             return;
         }
         size_t bytes = 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = off; i < off + k; i++) {
             bytes += in->pbuf[i].len;
             dirty_add(in, window_of(in, in->pbuf[i].min_t));
         }
-        osp_metric_add(in->st->chunks_written, (double)n);
+        osp_metric_add(in->st->chunks_written, (double)k);
         osp_metric_add(in->st->chunk_bytes_written, (double)bytes);
         store_head_wrlock(in->head);
-        store_head_mark_persisted(in->head, in->pbuf, n);
+        store_head_mark_persisted(in->head, in->pbuf + off, k);
         store_head_unlock(in->head);
-        if (n < PERSIST_BATCH)
-            break;
     }
-    store_head_rdlock(in->head);
-    int64_t w = store_head_watermark(in->head);
-    store_head_unlock(in->head);
-    if (w == INT64_MAX)
+    if (w > now)
         w = now; /* nothing unpersisted: every batch committed so far is covered */
     if (w > in->trimmed_to) {
         uint64_t deleted = 0;
@@ -379,10 +390,6 @@ persist(store_ingest *in)
         in->trimmed_to = w;
         osp_metric_add(in->st->log_trimmed, (double)deleted);
     }
-    int64_t min_t = store_ingest_min_t(in);
-    store_head_wrlock(in->head);
-    store_head_evict(in->head, now - in->head_window_ms, min_t);
-    store_head_unlock(in->head);
 }
 
 /* compact: merge the chunks of cold dirty windows, for at most COMPACT_BUDGET_MS. */
@@ -397,7 +404,8 @@ compact(store_ingest *in)
     int64_t t0 = osp_mono_ns() / 1000000;
     size_t i = 0;
     while (i < in->ndirty && osp_mono_ns() / 1000000 - t0 < COMPACT_BUDGET_MS) {
-        int64_t w0 = in->dirty[i], w1 = w0 + in->compaction_window_ms;
+        dirty_win *dw = &in->dirty[i];
+        int64_t w0 = dw->w, w1 = w0 + in->compaction_window_ms;
         if (w1 + delay > now) {
             i++; /* not cold yet */
             continue;
@@ -411,7 +419,8 @@ compact(store_ingest *in)
         osp_errinfo ei;
         osp_errinfo_clear(&ei);
         int64_t c0 = osp_mono_ns();
-        if (store_chunks_compact(in->pg, w0, w1, COMPACT_SERIES, &res, &ei) != 0) {
+        if (store_chunks_compact(in->pg, w0, w1, dw->started ? &dw->after : NULL, COMPACT_SERIES,
+                                 &res, &ei) != 0) {
             osp_log(OSP_LOG_WARN, "store.ingest", "compaction failed; retried", "error", ei.msg,
                     NULL);
             return;
@@ -430,7 +439,12 @@ compact(store_ingest *in)
             osp_log(OSP_LOG_DEBUG, "store.ingest", "compacted", "window_start_ms", a, "series", b,
                     "chunks_in", c, "chunks_out", d, NULL);
         }
-        if (!res.more) {
+        if (res.more) {
+            dw->after = res.last;
+            dw->started = true;
+        } else if (dw->again) {
+            *dw = (dirty_win){.w = w0}; /* another pass for what came in behind the cursor */
+        } else {
             memmove(in->dirty + i, in->dirty + i + 1, (in->ndirty - i - 1) * sizeof(*in->dirty));
             in->ndirty--;
         }
@@ -607,7 +621,6 @@ store_ingest_start(const store_ingest_opts *opts, store_ingest **out)
     in->chunk_max_age_ms = opts->chunk_max_age_ms > 0 ? opts->chunk_max_age_ms : 900000;
     in->compaction_window_ms =
         opts->compaction_window_ms > 0 ? opts->compaction_window_ms : 7200000;
-    in->pbuf = osp_calloc(PERSIST_BATCH, sizeof(*in->pbuf));
     in->next_retention_ms = osp_now_ms() + 5000;
     osp_metric_set(in->st->pg_up, 0);
     if (pthread_create(&in->thread, NULL, ingest_main, in) != 0) {

@@ -70,6 +70,11 @@ def test_scrape_query_and_metadata():
                                "job": "app", "instance": t.address, "env": "test"}, s["metric"]
         vals = [float(v) for _, v in s["values"]]
         assert vals == [10.0 * i for i in range(1, len(vals) + 1)], vals
+        # timestamps are the scrape slots (a start a few ms late keeps its slot's time), so
+        # the interval between samples is exact, as Prometheus's are
+        ms = [round(float(t) * 1000) for t, _ in s["values"]]
+        deltas = [b - a for a, b in zip(ms, ms[1:])]
+        assert sum(d == 1000 for d in deltas) * 2 > len(deltas), deltas
         # escaped label values survive the trip
         d = c.store.query('app_temperature_celsius')
         assert d["result"][0]["metric"]["note"] == 'q"x\\y', d

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "osp_arena.h"
+#include "osp_mem.h"
 #include "promql.h"
 #include "store_apply.h"
 #include "store_head.h"
@@ -262,6 +263,74 @@ test_chunks_and_eviction(void **state)
     store_head_free(h);
 }
 
+/* store_head_tick does in one pass what evict + cut + unpersisted + watermark
+ * do: two heads fed the same random samples (in and out of order, several
+ * series, a retention cut) give the same chunks, watermark and sizes. */
+static void
+test_tick_equals_calls(void **state)
+{
+    (void)state;
+    store_head *a = store_head_new(), *b = store_head_new();
+    store_head_wrlock(a);
+    store_head_wrlock(b);
+    enum { NS = 7 };
+    uint32_t ra[NS], rb[NS];
+    const char *names[NS] = {"s0", "s1", "s2", "s3", "s4", "s5", "s6"};
+    for (int i = 0; i < NS; i++) {
+        ra[i] = add_series(a, names[i], NULL, NULL, NULL, NULL);
+        rb[i] = add_series(b, names[i], NULL, NULL, NULL, NULL);
+    }
+    store_chunk_ref *refs = NULL, fixed[4096];
+    size_t cap = 0;
+    uint64_t x = 42;
+    int64_t t[NS] = {0};
+    for (int sec = 1; sec <= 900; sec++) {
+        int64_t now = 1000000 + sec * 1000;
+        for (int i = 0; i < NS; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            if (i == 6 && sec > 300)
+                continue; /* a series that stops: it must leave the head */
+            int64_t ts = t[i] += 1000;
+            if (x >> 60 == 0)
+                ts -= (int64_t)(x >> 40 & 0xffff) * 10 + 1; /* out of order */
+            double v = (double)(x >> 50);
+            store_append_res ea = store_head_append(a, ra[i], ts, v, now);
+            assert_int_equal(store_head_append(b, rb[i], ts, v, now), ea);
+        }
+        store_tick tk = {.arrived_before = now - 20000,
+                         .mem_cut = now - 60000,
+                         .drop_before = sec > 600 ? 300000 : INT64_MIN};
+        store_head_evict(a, tk.mem_cut, tk.drop_before);
+        store_head_cut(a, tk.arrived_before);
+        size_t na = store_head_unpersisted(a, fixed, 4096);
+        int64_t wb;
+        size_t nb = store_head_tick(b, &tk, &refs, &cap, &wb);
+        assert_int_equal(na, nb);
+        for (size_t i = 0; i < na; i++) {
+            assert_int_equal(fixed[i].series_id, refs[i].series_id);
+            assert_int_equal(fixed[i].min_t, refs[i].min_t);
+            assert_int_equal(fixed[i].max_t, refs[i].max_t);
+            assert_int_equal(fixed[i].n, refs[i].n);
+            assert_int_equal(fixed[i].len, refs[i].len);
+            assert_memory_equal(fixed[i].data, refs[i].data, fixed[i].len);
+        }
+        store_head_mark_persisted(a, fixed, na);
+        store_head_mark_persisted(b, refs, nb);
+        assert_int_equal(store_head_watermark(a), wb);
+        assert_int_equal(store_head_watermark(b), wb);
+        assert_int_equal(store_head_nsamples(a), store_head_nsamples(b));
+        assert_int_equal(store_head_nchunks(a), store_head_nchunks(b));
+        assert_int_equal(store_head_nactive(a), store_head_nactive(b));
+        assert_int_equal(store_head_mem_cut(a), store_head_mem_cut(b));
+    }
+    assert_int_equal(store_head_nactive(b), NS - 1);
+    osp_free(refs);
+    store_head_unlock(a);
+    store_head_unlock(b);
+    store_head_free(a);
+    store_head_free(b);
+}
+
 /* store_samples_merge: stable by input order, first of equal timestamps kept. */
 static void
 test_samples_merge(void **state)
@@ -361,7 +430,7 @@ main(void)
         cmocka_unit_test(test_append_rules),        cmocka_unit_test(test_find_and_collision),
         cmocka_unit_test(test_index_matchers),      cmocka_unit_test(test_promql_over_head),
         cmocka_unit_test(test_chunks_and_eviction), cmocka_unit_test(test_samples_merge),
-        cmocka_unit_test(test_prep_validation),
+        cmocka_unit_test(test_tick_equals_calls),   cmocka_unit_test(test_prep_validation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
