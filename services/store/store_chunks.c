@@ -11,7 +11,7 @@
 
 #include "log.h"
 #include "osp_buf.h"
-#include "osp_chunk.h"
+#include "osp_anychunk.h"
 #include "osp_mem.h"
 #include "store_pg_int.h"
 
@@ -363,8 +363,9 @@ fail:
 /* ---- compaction ---- */
 
 /* merge_series: decode rows [lo, hi) of r (one series, seq order), merge and
- * append the level-1 output rows to out. */
-static void
+ * append the level-1 output rows to out. Returns 0; OSP_EINVAL when a chunk
+ * could not be encoded (the transaction must not go on to delete the rows). */
+static int
 merge_series(PGresult *r, int lo, int hi, chunk_row **out, size_t *nout, size_t *cap,
              store_compact_res *res, osp_buf *bytes)
 {
@@ -376,11 +377,12 @@ merge_series(PGresult *r, int lo, int hi, chunk_row **out, size_t *nout, size_t 
         int64_t s = be64(PQgetvalue(r, i, 1));
         if (s < seq)
             seq = s;
-        osp_chunk_it it;
-        osp_chunk_it_init(&it, (const uint8_t *)PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
+        osp_anychunk_it it;
+        osp_anychunk_it_init(&it, (const uint8_t *)PQgetvalue(r, i, 2),
+                             (size_t)PQgetlength(r, i, 2));
         int64_t t;
         double v;
-        while (osp_chunk_it_next(&it, &t, &v) == 1) {
+        while (osp_anychunk_it_next(&it, &t, &v) == 1) {
             if (n == capn) {
                 capn = capn ? capn * 2 : 1024;
                 ts = osp_reallocarray(ts, capn, sizeof(*ts));
@@ -394,41 +396,40 @@ merge_series(PGresult *r, int lo, int hi, chunk_row **out, size_t *nout, size_t 
     }
     /* rows come in seq order: the first-written value of a timestamp wins */
     size_t k = store_samples_merge(ts, vs, n, &res->duplicates, &res->conflicts);
-    osp_chunk_app app;
-    osp_chunk_app_init(&app);
-    for (size_t i = 0; i <= k; i++) {
-        size_t len = 0;
-        if (osp_chunk_app_count(&app) > 0) {
-            osp_chunk_app_bytes(&app, &len);
-            if (i == k || osp_chunk_app_count(&app) >= STORE_COMPACT_SAMPLES ||
-                len >= STORE_COMPACT_BYTES) {
-                const uint8_t *b = osp_chunk_app_bytes(&app, &len);
-                if (*nout == *cap) {
-                    *cap = *cap ? *cap * 2 : 256;
-                    *out = osp_reallocarray(*out, *cap, sizeof(**out));
-                }
-                /* data offsets into bytes; fixed up by the caller once bytes stops moving */
-                (*out)[(*nout)++] = (chunk_row){.series_id = sid,
-                                                .min_t = osp_chunk_app_min_t(&app),
-                                                .max_t = osp_chunk_app_max_t(&app),
-                                                .seq = seq,
-                                                .n = (uint32_t)osp_chunk_app_count(&app),
-                                                .level = 1,
-                                                .data = (const uint8_t *)(uintptr_t)bytes->len,
-                                                .len = len};
-                osp_buf_append(bytes, b, len);
-                res->chunks_out++;
-                res->samples += osp_chunk_app_count(&app);
-                osp_chunk_app_reset(&app);
-            }
+    /* dense chunks, each as long as fits STORE_COMPACT_BYTES (inline in the row) */
+    for (size_t i = 0; i < k;) {
+        size_t m = k - i < STORE_COMPACT_SAMPLES ? k - i : STORE_COMPACT_SAMPLES, used = 0, len = 0;
+        uint8_t *b = NULL;
+        if (osp_dchunk_encode_fit(ts + i, vs + i, m, STORE_COMPACT_BYTES, &b, &len, &used) != 0 ||
+            used == 0) {
+            /* not after the merge (strictly increasing; one sample always fits) */
+            osp_free(ts);
+            osp_free(vs);
+            return OSP_EINVAL;
         }
-        if (i < k)
-            osp_chunk_app_add(&app, ts[i], vs[i]);
+        if (*nout == *cap) {
+            *cap = *cap ? *cap * 2 : 256;
+            *out = osp_reallocarray(*out, *cap, sizeof(**out));
+        }
+        /* data offsets into bytes; fixed up by the caller once bytes stops moving */
+        (*out)[(*nout)++] = (chunk_row){.series_id = sid,
+                                        .min_t = ts[i],
+                                        .max_t = ts[i + used - 1],
+                                        .seq = seq,
+                                        .n = (uint32_t)used,
+                                        .level = 1,
+                                        .data = (const uint8_t *)(uintptr_t)bytes->len,
+                                        .len = len};
+        osp_buf_append(bytes, b, len);
+        osp_free(b);
+        res->chunks_out++;
+        res->samples += used;
+        i += used;
     }
-    osp_chunk_app_fini(&app);
     osp_free(ts);
     osp_free(vs);
     res->series++;
+    return 0;
 }
 
 int
@@ -452,7 +453,7 @@ store_chunks_compact(store_pg *pg, int64_t w0, int64_t w1, const int64_t *after,
     snprintf(sql, sizeof(sql),
              "SELECT series_id FROM %s WHERE min_t >= $1 AND min_t < $2"
              " AND ($4::bigint IS NULL OR series_id > $4)"
-             " GROUP BY series_id HAVING bool_or(level = 0) AND count(*) > 1"
+             " GROUP BY series_id HAVING bool_or(level = 0)"
              " ORDER BY series_id LIMIT $3",
              part);
     const char *v3[] = {a, b, lim, after != NULL ? aft : NULL};
@@ -495,10 +496,19 @@ store_chunks_compact(store_pg *pg, int64_t w0, int64_t w1, const int64_t *after,
         int j = i + 1;
         while (j < rows && memcmp(PQgetvalue(r, j, 0), PQgetvalue(r, i, 0), 8) == 0)
             j++;
-        merge_series(r, i, j, &out, &nout, &cap, res, &bytes);
+        if (merge_series(r, i, j, &out, &nout, &cap, res, &bytes) != 0) {
+            rc = osp_errinfo_set(ei, OSP_EINVAL, 0, 0, "compaction could not encode a series");
+            break;
+        }
         i = j;
     }
     PQclear(r);
+    if (rc != 0) {
+        osp_free(out);
+        osp_buf_fini(&bytes);
+        osp_buf_fini(&ids);
+        goto fail;
+    }
     for (size_t i = 0; i < nout; i++)
         out[i].data = (const uint8_t *)bytes.data + (uintptr_t)out[i].data;
     snprintf(sql, sizeof(sql),

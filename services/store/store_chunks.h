@@ -14,9 +14,9 @@
 #include "store_head.h"
 #include "store_pg.h"
 
-/* Compaction writes chunks of at most this many samples (and ~1900 bytes, so
- * rows stay inline instead of going to TOAST). */
-#define STORE_COMPACT_SAMPLES 1200
+/* Compaction writes dense chunks (osp_dchunk.h) of at most this many samples
+ * (2 h at 1 s) and ~1900 bytes, so rows stay inline instead of going to TOAST. */
+#define STORE_COMPACT_SAMPLES 7200
 #define STORE_COMPACT_BYTES 1900
 
 /* store_chunks_write: insert the n chunks as level-0 rows in one

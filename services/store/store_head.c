@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "osp_anychunk.h"
 #include "osp_err.h"
 #include "osp_mem.h"
 
@@ -336,11 +337,11 @@ close_ooo(store_head *h, store_hdata *hd)
 static bool
 chunk_find(const uint8_t *data, size_t len, int64_t t, double *v)
 {
-    osp_chunk_it it;
-    osp_chunk_it_init(&it, data, len);
+    osp_anychunk_it it;
+    osp_anychunk_it_init(&it, data, len);
     int64_t ct;
     double cv;
-    while (osp_chunk_it_next(&it, &ct, &cv) == 1) {
+    while (osp_anychunk_it_next(&it, &ct, &cv) == 1) {
         if (ct == t) {
             *v = cv;
             return true;
@@ -615,7 +616,7 @@ store_head_load_chunk(store_head *h, uint32_t ref, int64_t min_t, int64_t max_t,
 {
     store_series *s = h->v[ref];
     size_t n = 0;
-    if (osp_chunk_count(data, len, &n) != 0 || n == 0)
+    if (osp_anychunk_count(data, len, &n) != 0 || n == 0)
         return;
     store_hdata *hd = hdata_get(h, s);
     store_chunk c = {.min_t = min_t,
@@ -767,11 +768,11 @@ static void
 decode_into(const uint8_t *data, size_t len, int64_t mint, int64_t maxt, int64_t *ts, double *vs,
             size_t cap, size_t *n)
 {
-    osp_chunk_it it;
-    osp_chunk_it_init(&it, data, len);
+    osp_anychunk_it it;
+    osp_anychunk_it_init(&it, data, len);
     int64_t t;
     double v;
-    while (*n < cap && osp_chunk_it_next(&it, &t, &v) == 1) {
+    while (*n < cap && osp_anychunk_it_next(&it, &t, &v) == 1) {
         if (t > maxt)
             break;
         if (t >= mint) {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "osp_chunk.h"
+#include "osp_anychunk.h"
 #include "osp_err.h"
 #include "osp_mem.h"
 #include "store_chunks.h"
@@ -53,18 +53,18 @@ on_chunk(void *ctx, int64_t series_id, const uint8_t *data, size_t len)
         return 0;
     sel_series *s = &f->s[hit->i];
     size_t cnt = 0;
-    if (osp_chunk_count(data, len, &cnt) != 0)
+    if (osp_anychunk_count(data, len, &cnt) != 0)
         return 0; /* a damaged chunk loses its own samples only */
     if (s->n + cnt > s->cap) {
         s->cap = (s->n + cnt) * 2;
         s->ts = osp_reallocarray(s->ts, s->cap, sizeof(*s->ts));
         s->vs = osp_reallocarray(s->vs, s->cap, sizeof(*s->vs));
     }
-    osp_chunk_it it;
-    osp_chunk_it_init(&it, data, len);
+    osp_anychunk_it it;
+    osp_anychunk_it_init(&it, data, len);
     int64_t t;
     double v;
-    while (osp_chunk_it_next(&it, &t, &v) == 1) {
+    while (osp_anychunk_it_next(&it, &t, &v) == 1) {
         if (t > f->maxt)
             break;
         if (t >= f->mint) {
