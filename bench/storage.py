@@ -355,8 +355,18 @@ def disk_osprey(o):
          "includes": "sum of pg_total_relation_size (heap + TOAST + indexes + FSM/VM) over every table "
                      "named osprey* and every partition of one (%d tables); not the PostgreSQL WAL, "
                      "catalogs or other databases (pg data dir: %.1f MiB)" % (len(ours), pgdir[0] / 2**20)}
-    # Osprey has no separate compaction step the harness could trigger: the same figure for both.
-    return {"live": dict(d), "compacted": d}
+    # Compacted: the tables that hold the data in its stored form (chunks, catalog, metadata), over
+    # the samples in those chunks. The batch log (osprey_batches) is Osprey's write-ahead log: like
+    # Prometheus's wal/, which its head snapshot leaves out, it is counted only "as running". Its
+    # samples (those not yet in a persisted chunk) are left out of both the bytes and the samples.
+    log_bytes = sum(t["total"] for t in ours if t["root"] == "osprey_batches")
+    in_chunks = int(o.pg.sql("SELECT coalesce(sum(samples), 0) FROM osprey_chunks") or 0)
+    comp = dict(d)
+    comp.update({"bytes": total - log_bytes, "samples": in_chunks, "log_bytes": log_bytes,
+                 "includes": "sum of pg_total_relation_size over the osprey* tables and partitions "
+                             "except the batch log osprey_batches (the write-ahead log, %.1f MiB; in "
+                             "'as running'); samples = sum(osprey_chunks.samples)" % (log_bytes / 2**20)})
+    return {"live": d, "compacted": comp}
 
 
 # ---------------------------------------------------------------- profile (--perf)
