@@ -9,6 +9,13 @@ if(OSPREY_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
 endif()
+if(OSPREY_FUZZ)
+  # every library is instrumented for coverage and checked by ASan+UBSan, not only the
+  # fuzz entry points: otherwise libFuzzer sees a handful of edges and ASan misses reads
+  # in the code under test
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
 if(OSPREY_TSAN)
   add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
   add_link_options(-fsanitize=thread)
