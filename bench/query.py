@@ -12,6 +12,7 @@ import json
 import math
 import os
 import random
+import shlex
 import statistics
 import subprocess
 import sys
@@ -131,6 +132,27 @@ def timed(url, path, fields):
     return dt, data
 
 
+def rss_mib(pid):
+    """(VmRSS, VmHWM) of a process in MiB."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                out[line.split(":")[0]] = int(line.split()[1]) / 1024
+    return out.get("VmRSS", 0), out.get("VmHWM", 0)
+
+
+def cache_stats(url):
+    """The store's query cache metrics (empty when the cache is off)."""
+    _, _, body = h.http("GET", url + "/metrics", timeout=30)
+    out = {}
+    for line in body.decode().splitlines():
+        if line.startswith("osprey_store_query_cache_"):
+            k, v = line.split()
+            out[k[len("osprey_store_query_cache_"):]] = float(v)
+    return out
+
+
 def result_digest(data):
     """Series count and point count of a response (cross-check between the systems)."""
     d = json.loads(data)["data"]
@@ -154,7 +176,11 @@ def main():
     ap.add_argument("--bin-dir", default=os.environ.get("OSP_BIN_DIR") or "")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--store-args", default="", metavar="\"FLAGS\"",
+                    help="extra flags appended to osprey-store's command line (shell-quoted, e.g. "
+                         "--store-args=\"--query-cache 0\"); recorded in the JSON")
     a = ap.parse_args()
+    store_args = shlex.split(a.store_args)
     for cand in (a.bin_dir, os.path.join(REPO, "build-bench", "bin"), os.path.join(REPO, "build", "bin")):
         if cand and os.path.exists(os.path.join(cand, "osprey-store")):
             h.BIN = cand
@@ -165,7 +191,7 @@ def main():
     start_s = end_s - (npts - 1) * STEP_S
     defs = series_defs(a.jobs, a.instances)
     log("%d series x %d points = %.1f M samples" % (len(defs), npts, len(defs) * npts / 1e6))
-    c = h.Cluster("pqlbench", store_extra=["--retention", "0", "--query-timeout", "5m"])
+    c = h.Cluster("pqlbench", store_extra=["--retention", "0", "--query-timeout", "5m"] + store_args)
     prom = None
     ok = False
     try:
@@ -240,6 +266,10 @@ def main():
                 print("%-14s %-7s osprey %9.2f ms  prometheus %9.2f ms  ratio %5.2f  (%d runs; %d series, %d points)%s"
                       % (name, kind, row["osprey_ms"], row["prometheus_ms"], ratio, row["runs"],
                          digests["osprey"][0], digests["osprey"][1], flag), flush=True)
+        mem = {"osprey": rss_mib(c.store.proc.pid), "prometheus": rss_mib(prom.pid),
+               "query_cache": cache_stats(c.store.url)}
+        print("RSS MiB now/peak: osprey %.0f/%.0f, prometheus %.0f/%.0f; query cache %s" % (
+            mem["osprey"] + mem["prometheus"] + (json.dumps(mem["query_cache"]),)), flush=True)
         print("\n| query | kind | Osprey ms | Prometheus ms | ratio |\n| --- | --- | ---: | ---: | ---: |")
         for r in rows:
             print("| %s | %s | %.2f | %.2f | %.2f |" % (r["name"], r["kind"], r["osprey_ms"],
@@ -250,7 +280,8 @@ def main():
         with open(out, "w") as f:
             json.dump({"series": len(defs), "points_per_series": npts,
                        "samples": len(defs) * npts, "start": start_s, "end": end_s,
-                       "range_step": a.range_step, "promtool_seconds": t_blocks,
+                       "range_step": a.range_step, "store_args": store_args, "memory": mem,
+                       "promtool_seconds": t_blocks,
                        "import_seconds": t_import, "rows": rows}, f, indent=1)
         log("wrote", out)
         ok = True

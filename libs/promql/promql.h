@@ -150,6 +150,10 @@ void osp_promql_series_push(osp_promql_series *s, osp_arena *a, int64_t t_ms, do
 void osp_promql_series_push_many(osp_promql_series *s, osp_arena *a, const int64_t *t_ms,
                                  const double *v, size_t n);
 
+/* osp_promql_series_adopt: give the series s, which has no points yet, the n points pts
+ * (time order, allocated from the arena s lives in), without copying them. */
+void osp_promql_series_adopt(osp_promql_series *s, osp_promql_point *pts, size_t n);
+
 /* The source the evaluator reads. select appends to out every series matching all nm
  * matchers (a matcher that matches "" also accepts series lacking the label), each with
  * its sorted labels and its samples with mint_ms <= t <= maxt_ms in time order,

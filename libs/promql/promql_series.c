@@ -2,6 +2,7 @@
  * and the JSON form of results. */
 #include "promql_funcs.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include "osp_mem.h"
 #include <stdio.h>
@@ -53,9 +54,11 @@ grow_points(osp_promql_series *s, osp_arena *a, size_t need)
 {
     if (s->npts + need <= s->cap)
         return;
+    /* doubling, or exactly what a bulk append needs (a selection's series get their
+     * points in one go: rounding up would waste up to half of every array) */
     size_t cap = s->cap ? s->cap * 2 : 16;
-    while (cap < s->npts + need)
-        cap *= 2;
+    if (cap < s->npts + need)
+        cap = s->npts + need;
     osp_promql_point *np = osp_arena_alloc(a, cap * sizeof(*np));
     if (s->npts)
         memcpy(np, s->pts, s->npts * sizeof(*np));
@@ -77,6 +80,15 @@ osp_promql_series_push_many(osp_promql_series *s, osp_arena *a, const int64_t *t
     grow_points(s, a, n);
     for (size_t i = 0; i < n; i++)
         s->pts[s->npts++] = (osp_promql_point){t_ms[i], v[i]};
+}
+
+void
+osp_promql_series_adopt(osp_promql_series *s, osp_promql_point *pts, size_t n)
+{
+    assert(s->npts == 0);
+    s->pts = pts;
+    s->npts = n;
+    s->cap = n;
 }
 
 void

@@ -73,9 +73,11 @@ reload_cb(void *ctx, osp_buf *msg)
     }
     if (str_changed(nc.listen, a->conf.listen) || str_changed(nc.pg, a->conf.pg) ||
         str_changed(nc.ingest, a->conf.ingest) || str_changed(nc.ack, a->conf.ack) ||
-        str_changed(nc.query, a->conf.query) || str_changed(nc.store_id, a->conf.store_id))
+        str_changed(nc.query, a->conf.query) || str_changed(nc.store_id, a->conf.store_id) ||
+        nc.query_cache != a->conf.query_cache)
         osp_log(OSP_LOG_WARN, "store",
-                "listen, pg, ingest, ack, query and store_id change only on restart", NULL);
+                "listen, pg, ingest, ack, query, store_id and query_cache change only on restart",
+                NULL);
     osp_log_set_level(nc.log_level);
     a->conf.log_level = nc.log_level;
     a->conf.retention_ms = nc.retention_ms;
@@ -128,6 +130,7 @@ main(int argc, char **argv)
     osp_http_server *srv = NULL;
     osp_metrics *reg = NULL;
     store_head *head = NULL;
+    store_qcache *qcache = NULL;
     osp_bus_consumer *consumer = NULL;
     store_stats stats;
     struct event *sigs[3] = {NULL, NULL, NULL};
@@ -173,6 +176,10 @@ main(int argc, char **argv)
     }
     reg = osp_metrics_new();
     head = store_head_new();
+    if (a.conf.query_cache > 0) {
+        qcache = store_qcache_new(a.conf.query_cache);
+        store_head_set_qcache(head, qcache);
+    }
     /* raw_metrics: the ingest path reads batches with bus_wire.h */
     osp_bus_consumer_opts bo = {.ingest_url = a.conf.ingest,
                                 .ack_url = a.conf.ack,
@@ -260,6 +267,7 @@ out:
     osp_http_server_free(srv);
     store_pg_free(a.api.import_pg);
     store_head_free(head);
+    store_qcache_free(qcache);
     osp_metrics_free(reg);
     if (a.base != NULL)
         event_base_free(a.base);

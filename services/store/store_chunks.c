@@ -195,20 +195,30 @@ store_chunks_write(store_pg *pg, const store_chunk_ref *c, size_t n, osp_errinfo
     return rc;
 }
 
-/* ids_array: '{1,2,3}' for a bigint[] parameter. */
+static void
+put_be32(osp_buf *b, uint32_t v)
+{
+    uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    osp_buf_append(b, x, sizeof(x));
+}
+
+/* ids_array: a one-dimensional bigint[] in PostgreSQL's binary array format. */
 static void
 ids_array(osp_buf *b, const int64_t *ids, size_t n)
 {
-    osp_buf_putc(b, '{');
-    for (size_t i = 0; i < n; i++)
-        osp_buf_printf(b, "%s%" PRId64, i ? "," : "", ids[i]);
-    osp_buf_putc(b, '}');
+    uint32_t head[5] = {1, 0, 20 /* int8 */, (uint32_t)n, 1};
+    for (size_t i = 0; i < 5; i++)
+        put_be32(b, head[i]);
+    for (size_t i = 0; i < n; i++) {
+        put_be32(b, 8);
+        put_be32(b, (uint32_t)((uint64_t)ids[i] >> 32));
+        put_be32(b, (uint32_t)ids[i]);
+    }
 }
 
 int
 store_chunks_fetch(store_pg *pg, const int64_t *ids, size_t nids, int64_t mint, int64_t maxt,
-                   int (*fn)(void *ctx, int64_t series_id, const uint8_t *data, size_t len),
-                   void *ctx, osp_errinfo *ei)
+                   store_chunk_set *out, osp_errinfo *ei)
 {
     if (!store_pg_ok(pg))
         return osp_errinfo_set(ei, OSP_EUNAVAIL, 0, 0, "not connected to PostgreSQL");
@@ -221,29 +231,54 @@ store_chunks_fetch(store_pg *pg, const int64_t *ids, size_t nids, int64_t mint, 
     osp_buf arr;
     osp_buf_init(&arr);
     const char *vals[4] = {a, b, c, NULL};
-    const char *sql = "SELECT series_id, data FROM osprey_chunks WHERE min_t >= $1 AND min_t <= $2"
-                      " AND max_t >= $3 ORDER BY series_id, seq";
+    int lens[4] = {0, 0, 0, 0}, fmts[4] = {0, 0, 0, 1};
+    /* no ORDER BY: sorting costs PostgreSQL more (a parallel sort and a merge
+     * of 4 000 chunks took it ~30 ms instead of ~12) than grouping the rows
+     * costs the caller */
+    const char *sql = "SELECT series_id, seq, min_t, max_t, data FROM osprey_chunks"
+                      " WHERE min_t >= $1 AND min_t <= $2 AND max_t >= $3";
     int np = 3;
     if (ids != NULL && nids > 0) {
         ids_array(&arr, ids, nids);
-        vals[3] = osp_buf_cstr(&arr);
+        vals[3] = arr.data;
+        lens[3] = (int)arr.len;
         np = 4;
-        sql = "SELECT series_id, data FROM osprey_chunks WHERE min_t >= $1 AND min_t <= $2"
-              " AND max_t >= $3 AND series_id = ANY($4::bigint[]) ORDER BY series_id, seq";
+        sql = "SELECT series_id, seq, min_t, max_t, data FROM osprey_chunks"
+              " WHERE min_t >= $1 AND min_t <= $2 AND max_t >= $3 AND series_id = ANY($4)";
     }
-    PGresult *r = PQexecParams(pg->conn, sql, np, NULL, vals, NULL, NULL, 1);
+    PGresult *r = PQexecParams(pg->conn, sql, np, NULL, vals, lens, fmts, 1);
     osp_buf_fini(&arr);
     int rc = store_pg_check(pg, r, "reading chunks", true, ei);
     if (rc != 0)
         return rc;
-    for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
-        if (PQgetlength(r, i, 0) != 8)
+    int rows = PQntuples(r);
+    store_chunk_row *v = osp_calloc(rows > 0 ? (size_t)rows : 1, sizeof(*v));
+    size_t k = 0;
+    for (int i = 0; i < rows; i++) {
+        if (PQgetlength(r, i, 0) != 8 || PQgetlength(r, i, 1) != 8 || PQgetlength(r, i, 2) != 8 ||
+            PQgetlength(r, i, 3) != 8)
             continue;
-        rc = fn(ctx, be64(PQgetvalue(r, i, 0)), (const uint8_t *)PQgetvalue(r, i, 1),
-                (size_t)PQgetlength(r, i, 1));
+        v[k++] = (store_chunk_row){.series_id = be64(PQgetvalue(r, i, 0)),
+                                   .seq = be64(PQgetvalue(r, i, 1)),
+                                   .min_t = be64(PQgetvalue(r, i, 2)),
+                                   .max_t = be64(PQgetvalue(r, i, 3)),
+                                   .data = (const uint8_t *)PQgetvalue(r, i, 4),
+                                   .len = (size_t)PQgetlength(r, i, 4)};
     }
-    PQclear(r);
-    return rc;
+    out->rows = v;
+    out->n = k;
+    out->res = r;
+    return 0;
+}
+
+void
+store_chunk_set_fini(store_chunk_set *s)
+{
+    if (s == NULL)
+        return;
+    osp_free(s->rows);
+    PQclear(s->res);
+    memset(s, 0, sizeof(*s));
 }
 
 int

@@ -15,8 +15,9 @@
 #include "store_pg.h"
 
 /* Compaction writes dense chunks (osp_dchunk.h) of at most this many samples
- * (2 h at 1 s) and ~1900 bytes, so rows stay inline instead of going to TOAST. */
-#define STORE_COMPACT_SAMPLES 7200
+ * (40 min at 1 s: an instant query decodes at most that much of a
+ * chunk) and ~1900 bytes, so rows stay inline instead of going to TOAST. */
+#define STORE_COMPACT_SAMPLES 2400
 #define STORE_COMPACT_BYTES 1900
 
 /* store_chunks_write: insert the n chunks as level-0 rows in one
@@ -24,13 +25,32 @@
  * OSP_EIO. */
 int store_chunks_write(store_pg *pg, const store_chunk_ref *c, size_t n, osp_errinfo *ei);
 
-/* store_chunks_fetch: fn(ctx, series_id, data, len) for every chunk of the
+/* One chunk row read for a query; data points into the set's result. */
+typedef struct store_chunk_row {
+    int64_t series_id;
+    int64_t seq; /* write order: the earlier-written value of a timestamp wins */
+    int64_t min_t, max_t;
+    const uint8_t *data;
+    size_t len;
+} store_chunk_row;
+
+/* The rows of one fetch. Caller storage; release with store_chunk_set_fini. */
+typedef struct store_chunk_set {
+    store_chunk_row *rows;
+    size_t n;
+    void *res; /* private: the PGresult the rows point into */
+} store_chunk_set;
+
+/* store_chunks_fetch: into *out (written only on success), every chunk of the
  * nids series (ids; NULL or nids 0: every series) that may hold samples in
- * [mint, maxt] (partitions before mint's are pruned), per series in write
- * order (seq). Returns 0 or an error; fn returning non-zero stops with that. */
+ * [mint, maxt] (max_t >= mint, min_t <= maxt; partitions before mint's day
+ * are pruned), in no particular order. Returns 0, OSP_EUNAVAIL or OSP_EIO. */
 int store_chunks_fetch(store_pg *pg, const int64_t *ids, size_t nids, int64_t mint, int64_t maxt,
-                       int (*fn)(void *ctx, int64_t series_id, const uint8_t *data, size_t len),
-                       void *ctx, osp_errinfo *ei);
+                       store_chunk_set *out, osp_errinfo *ei);
+
+/* store_chunk_set_fini: free the rows and their data; s is empty after
+ * (NULL-safe, idempotent). */
+void store_chunk_set_fini(store_chunk_set *s);
 
 /* store_chunks_scan: fn(ctx, series_id, min_t, max_t, data, len) for every
  * chunk with max_t >= since (the head window, at start). */

@@ -66,6 +66,9 @@ const osp_conf_field store_conf_schema[] = {
     F("query_timeout", OSP_CONF_DURATION, query_timeout_ms, "2m", "longest query evaluation"),
     F("max_samples", OSP_CONF_UINT64, max_samples, "50000000",
       "most samples one query may hold at once"),
+    F("query_cache", OSP_CONF_BYTES, query_cache, "16MiB",
+      "memory for the samples queries read from PostgreSQL (short ranges, repeated queries "
+      "skip the read); 0 = off"),
 };
 const size_t store_conf_nschema = sizeof(store_conf_schema) / sizeof(store_conf_schema[0]);
 
@@ -83,6 +86,7 @@ const osp_cli_flag store_conf_flags[] = {
     {"lookback-delta", 0, "lookback_delta", "DURATION", "PromQL lookback delta"},
     {"query-timeout", 0, "query_timeout", "DURATION", "query timeout"},
     {"max-samples", 0, "max_samples", "N", "max samples per query"},
+    {"query-cache", 0, "query_cache", "BYTES", "query cache of persisted samples (0 = off)"},
 };
 const size_t store_conf_nflags = sizeof(store_conf_flags) / sizeof(store_conf_flags[0]);
 

@@ -26,6 +26,7 @@ typedef struct store_conf {
     int64_t lookback_delta_ms;
     int64_t query_timeout_ms;
     uint64_t max_samples;
+    size_t query_cache; /* bytes of the query cache of persisted samples; 0 = off */
 } store_conf;
 
 extern const osp_conf_field store_conf_schema[];

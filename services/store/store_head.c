@@ -26,6 +26,12 @@ struct store_head {
     uint64_t appended;
     int64_t mem_cut;
     store_index *ix;
+    store_qcache *qc; /* told of every chunk persisted (borrowed; NULL: none) */
+    /* the label order of the catalog, for sorting selections: rank[ref] for
+     * refs below nranked; updated by queries, so under a mutex of its own */
+    pthread_mutex_t rank_mu;
+    uint32_t *rank;
+    size_t nranked, rankcap;
     store_meta *meta; /* sorted by metric */
     size_t nmeta, capmeta;
 };
@@ -35,6 +41,7 @@ store_head_new(void)
 {
     store_head *h = osp_calloc(1, sizeof(*h));
     pthread_rwlock_init(&h->lock, NULL);
+    pthread_mutex_init(&h->rank_mu, NULL);
     h->ix = store_index_new();
     h->mem_cut = INT64_MIN;
     return h;
@@ -121,6 +128,8 @@ store_head_free(store_head *h)
         return;
     free_all(h);
     store_index_free(h->ix);
+    osp_free(h->rank);
+    pthread_mutex_destroy(&h->rank_mu);
     pthread_rwlock_destroy(&h->lock);
     osp_free(h);
 }
@@ -130,8 +139,23 @@ store_head_clear(store_head *h)
 {
     free_all(h);
     store_index_clear(h->ix);
+    h->nranked = 0;
     h->nactive = h->nsamples = h->nchunks = h->bytes = 0;
     h->mem_cut = INT64_MIN;
+    if (h->qc != NULL)
+        store_qcache_clear(h->qc);
+}
+
+void
+store_head_set_qcache(store_head *h, store_qcache *qc)
+{
+    h->qc = qc;
+}
+
+store_qcache *
+store_head_qcache(const store_head *h)
+{
+    return h->qc;
 }
 
 void
@@ -488,6 +512,8 @@ store_head_mark_persisted(store_head *h, const store_chunk_ref *c, size_t n)
         for (uint32_t j = 0; hd != NULL && j < hd->nch; j++)
             if (hd->ch[j].data == c[i].data)
                 hd->ch[j].persisted = true;
+        if (h->qc != NULL)
+            store_qcache_persisted(h->qc, c[i].series_id, c[i].min_t, c[i].max_t);
     }
 }
 
@@ -691,17 +717,6 @@ store_head_index(const store_head *h)
     return h->ix;
 }
 
-static bool
-series_matches(const store_series *s, const osp_matcher *ms, size_t nm)
-{
-    for (size_t i = 0; i < nm; i++) {
-        const char *v = osp_labels_get(&s->labels, ms[i].name);
-        if (!osp_matcher_matches(&ms[i], v ? v : ""))
-            return false;
-    }
-    return true;
-}
-
 void
 store_head_match(const store_head *h, const osp_matcher *ms, size_t nm, int64_t mint_ms,
                  int64_t maxt_ms, osp_arena *a, uint32_t **out, size_t *nout)
@@ -709,14 +724,134 @@ store_head_match(const store_head *h, const osp_matcher *ms, size_t nm, int64_t 
     uint32_t *cand;
     size_t nc, k = 0;
     bool all_time = mint_ms == INT64_MIN && maxt_ms == INT64_MAX;
-    store_index_candidates(h->ix, ms, nm, (uint32_t)h->n, a, &cand, &nc);
+    bool *done = osp_arena_alloc(a, nm ? nm : 1);
+    store_index_candidates(h->ix, ms, nm, (uint32_t)h->n, a, &cand, &nc, done);
+    /* the matchers the index left over (kept in ms order: nm is small) */
+    size_t left = 0;
+    for (size_t i = 0; i < nm; i++)
+        left += !done[i];
     for (size_t i = 0; i < nc; i++) {
         const store_series *s = h->v[cand[i]];
-        if (series_matches(s, ms, nm) && (all_time || (s->min_t <= maxt_ms && s->max_t >= mint_ms)))
+        if (!all_time && (s->min_t > maxt_ms || s->max_t < mint_ms))
+            continue;
+        bool ok = true;
+        for (size_t j = 0; j < nm && left > 0 && ok; j++) {
+            if (done[j])
+                continue;
+            const char *v = osp_labels_get(&s->labels, ms[j].name);
+            ok = osp_matcher_matches(&ms[j], v ? v : "");
+        }
+        if (ok)
             cand[k++] = cand[i];
     }
     *out = cand;
     *nout = k;
+}
+
+/* ---- label order of selections ---- */
+
+typedef struct lref {
+    const osp_labels *l;
+    uint32_t ref;
+} lref;
+
+static int
+lref_cmp(const void *a, const void *b)
+{
+    return osp_labels_cmp(((const lref *)a)->l, ((const lref *)b)->l);
+}
+
+static int
+u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static size_t
+log2_ceil(size_t n)
+{
+    size_t k = 1;
+    while (((size_t)1 << k) < n && k < 63)
+        k++;
+    return k;
+}
+
+/* rank_update: rank every series created since the last update: sort the new
+ * ones and place each into the old order by binary search, so the cost is
+ * the new series' label comparisons plus a pass over the catalog. rank_mu
+ * held, and the head's lock. */
+static void
+rank_update(store_head *h)
+{
+    size_t n = h->n, old = h->nranked, k = n - old;
+    lref *nw = osp_reallocarray(NULL, k, sizeof(*nw));
+    for (size_t i = 0; i < k; i++)
+        nw[i] = (lref){&h->v[old + i]->labels, (uint32_t)(old + i)};
+    osp_qsort(nw, k, sizeof(*nw), lref_cmp);
+    uint32_t *ord = osp_reallocarray(NULL, n, sizeof(*ord)); /* refs in label order */
+    uint32_t *prev = osp_reallocarray(NULL, old ? old : 1, sizeof(*prev));
+    for (size_t r = 0; r < old; r++)
+        prev[h->rank[r]] = (uint32_t)r;
+    size_t at = 0, from = 0;
+    for (size_t j = 0; j < k; j++) {
+        size_t lo = from, hi = old; /* the first old series after nw[j] */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (osp_labels_cmp(&h->v[prev[mid]]->labels, nw[j].l) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        memcpy(ord + at, prev + from, (lo - from) * sizeof(*ord));
+        at += lo - from;
+        from = lo;
+        ord[at++] = nw[j].ref;
+    }
+    memcpy(ord + at, prev + from, (old - from) * sizeof(*ord));
+    if (n > h->rankcap) {
+        h->rankcap = n + n / 4;
+        h->rank = osp_reallocarray(h->rank, h->rankcap, sizeof(*h->rank));
+    }
+    for (size_t i = 0; i < n; i++)
+        h->rank[ord[i]] = (uint32_t)i;
+    h->nranked = n;
+    osp_free(prev);
+    osp_free(ord);
+    osp_free(nw);
+}
+
+void
+store_head_sort_refs(store_head *h, uint32_t *refs, size_t n)
+{
+    if (n < 2)
+        return;
+    pthread_mutex_lock(&h->rank_mu);
+    /* ranking the new series pays when it costs about what sorting this
+     * selection by labels would (later selections then sort by number) */
+    size_t k = h->n - h->nranked;
+    size_t update = k * log2_ceil(h->n) + h->n / 16, direct = n * log2_ceil(n);
+    if (k > 0 && update <= 2 * direct)
+        rank_update(h);
+    if (h->nranked < h->n) {
+        pthread_mutex_unlock(&h->rank_mu);
+        lref *l = osp_reallocarray(NULL, n, sizeof(*l));
+        for (size_t i = 0; i < n; i++)
+            l[i] = (lref){&h->v[refs[i]]->labels, refs[i]};
+        osp_qsort(l, n, sizeof(*l), lref_cmp);
+        for (size_t i = 0; i < n; i++)
+            refs[i] = l[i].ref;
+        osp_free(l);
+        return;
+    }
+    uint64_t *key = osp_reallocarray(NULL, n, sizeof(*key));
+    for (size_t i = 0; i < n; i++)
+        key[i] = (uint64_t)h->rank[refs[i]] << 32 | refs[i];
+    pthread_mutex_unlock(&h->rank_mu);
+    osp_qsort(key, n, sizeof(*key), u64_cmp);
+    for (size_t i = 0; i < n; i++)
+        refs[i] = (uint32_t)key[i];
+    osp_free(key);
 }
 
 /* ---- reading samples ---- */
@@ -835,6 +970,7 @@ head_select(void *ctx, const osp_matcher *ms, size_t nm, int64_t mint_ms, int64_
     size_t n;
     store_head_rdlock(h);
     store_head_match(h, ms, nm, mint_ms, maxt_ms, a, &refs, &n);
+    store_head_sort_refs(h, refs, n);
     for (size_t i = 0; i < n; i++) {
         int64_t *ts;
         double *vs;

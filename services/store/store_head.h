@@ -27,6 +27,7 @@
 #include "osp_labels.h"
 #include "promql.h"
 #include "store_index.h"
+#include "store_qcache.h"
 
 typedef struct store_head store_head;
 
@@ -135,7 +136,7 @@ typedef struct store_chunk_ref {
 size_t store_head_unpersisted(const store_head *h, store_chunk_ref *out, size_t max);
 
 /* store_head_mark_persisted: mark the n chunks (from store_head_unpersisted)
- * persisted. Write lock held. */
+ * persisted (and tell the query cache). Write lock held. */
 void store_head_mark_persisted(store_head *h, const store_chunk_ref *c, size_t n);
 
 /* store_head_watermark: the earliest arrival of a sample not yet in a
@@ -180,6 +181,12 @@ void store_head_load_chunk(store_head *h, uint32_t ref, int64_t min_t, int64_t m
 /* store_head_note_range: widen series ref's known data range. Write lock. */
 void store_head_note_range(store_head *h, uint32_t ref, int64_t min_t, int64_t max_t);
 
+/* store_head_set_qcache: tell qc (borrowed; it must outlive h; NULL: none) of
+ * every chunk store_head_mark_persisted marks and of store_head_clear. Before
+ * any other thread uses h. store_head_qcache: that cache (any lock). */
+void store_head_set_qcache(store_head *h, store_qcache *qc);
+store_qcache *store_head_qcache(const store_head *h);
+
 /* store_head_clear: forget everything (catalog, head data, metadata). Write
  * lock held, ingest thread only. */
 void store_head_clear(store_head *h);
@@ -203,6 +210,14 @@ const store_index *store_head_index(const store_head *h);
  * INT64_MIN/INT64_MAX for no time filter: every matching series). Lock held. */
 void store_head_match(const store_head *h, const osp_matcher *ms, size_t nm, int64_t mint_ms,
                       int64_t maxt_ms, osp_arena *a, uint32_t **out, size_t *nout);
+
+/* store_head_sort_refs: put refs[0..n) (each below store_head_nseries) in the
+ * label order of their series (osp_labels_cmp), the order PromQL selections
+ * are evaluated in. Cheap: the head keeps the catalog's label order, brought
+ * up to date here (under a mutex of its own, so any number of readers may
+ * call it) when that costs about what sorting refs by labels would. Read or
+ * write lock held. */
+void store_head_sort_refs(store_head *h, uint32_t *refs, size_t n);
 
 /* store_head_samples: series ref's in-memory samples with mint <= t <= maxt,
  * sorted and without duplicate timestamps (the earliest-closed chunk wins),

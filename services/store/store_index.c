@@ -1,5 +1,6 @@
 /* store_index.c - inverted index (name -> value -> postings) on open-addressing
- * string maps; entries are never deleted one by one: the head clears and
+ * string maps, and the selection of the series that match a set of matchers
+ * through it; entries are never deleted one by one: the head clears and
  * rebuilds the index when it drops series. */
 #include "store_index.h"
 
@@ -203,13 +204,6 @@ store_index_each_value(const store_index *ix, const char *name,
             fn(ctx, ln->values.v[i].key, ln->values.v[i].val);
 }
 
-static int
-cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Intersects sorted cur[0..*n) with sorted p in place. */
 static void
 intersect(uint32_t *cur, size_t *n, const store_postings *p)
@@ -228,75 +222,224 @@ intersect(uint32_t *cur, size_t *n, const store_postings *p)
     *n = k;
 }
 
-typedef struct union_ctx {
+/* Removes from sorted cur[0..*n) the refs in sorted p, in place. */
+static void
+subtract(uint32_t *cur, size_t *n, const store_postings *p)
+{
+    size_t i = 0, j = 0, k = 0;
+    while (i < *n) {
+        while (j < p->n && p->v[j] < cur[i])
+            j++;
+        if (j == p->n || p->v[j] != cur[i])
+            cur[k++] = cur[i];
+        i++;
+    }
+    *n = k;
+}
+
+/* The postings one matcher selects through the index: the lists of the values
+ * it accepts (pos) or, for a matcher that accepts "" (and so series lacking
+ * the label), the lists of the values it rejects (the series to remove). The
+ * lists of one name are disjoint: a series has one value per name. A direct
+ * matcher (= with a value, != with a value) names its one list; the others
+ * are matched against every value of their label name, so they are built
+ * only when that costs less than checking the candidates left one by one. */
+typedef struct msel {
     const osp_matcher *m;
-    uint32_t *v;
-    size_t n, cap;
-    osp_arena *a;
-} union_ctx;
+    bool pos, direct, built;
+    const lname *ln; /* not direct: the label name's values (NULL: none) */
+    const store_postings **p;
+    size_t np, cap;
+    size_t total; /* refs over p */
+} msel;
 
 static void
-union_value(void *ctx, const char *value, const store_postings *p)
+msel_add(msel *s, const store_postings *p, osp_arena *a)
 {
-    union_ctx *u = ctx;
-    if (!osp_matcher_matches(u->m, value))
+    if (p == NULL || p->n == 0)
         return;
-    if (u->n + p->n > u->cap) {
-        size_t ncap = (u->cap + p->n) * 2;
-        uint32_t *nv = osp_arena_alloc(u->a, ncap * sizeof(*nv));
-        if (u->n > 0)
-            memcpy(nv, u->v, u->n * sizeof(*nv));
-        u->v = nv;
-        u->cap = ncap;
+    if (s->np == s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 8;
+        const store_postings **nv = osp_arena_alloc(a, ncap * sizeof(*nv));
+        if (s->np > 0)
+            memcpy(nv, s->p, s->np * sizeof(*nv));
+        s->p = nv;
+        s->cap = ncap;
     }
-    memcpy(u->v + u->n, p->v, p->n * sizeof(*p->v));
-    u->n += p->n;
+    s->p[s->np++] = p;
+    s->total += p->n;
 }
+
+/* Whether m accepts every non-empty value (".+", ".*"): no per-value check. */
+static bool
+accepts_all_nonempty(const osp_matcher *m)
+{
+    return m->type == OSP_MATCH_RE && (strcmp(m->value, ".+") == 0 || strcmp(m->value, ".*") == 0);
+}
+
+static void
+msel_init(const store_index *ix, const osp_matcher *m, osp_arena *a, msel *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->m = m;
+    s->pos = !osp_matcher_matches_empty(m);
+    s->direct = (m->type == OSP_MATCH_EQ && s->pos) || (m->type == OSP_MATCH_NEQ && !s->pos);
+    if (s->direct) {
+        msel_add(s, store_index_postings(ix, m->name, m->value), a);
+        s->built = true;
+    } else {
+        s->ln = find_name(ix, m->name);
+        s->built = s->ln == NULL; /* no values: nothing to select or remove */
+    }
+}
+
+/* nvalues: what building s costs (matches against its name's values). */
+static size_t
+nvalues(const msel *s)
+{
+    return s->built ? 0 : s->ln->values.n;
+}
+
+static void
+msel_build(msel *s, osp_arena *a)
+{
+    if (s->built)
+        return;
+    s->built = true;
+    bool all = accepts_all_nonempty(s->m);
+    for (size_t i = 0; i < s->ln->values.cap; i++) {
+        const smap_ent *e = &s->ln->values.v[i];
+        if (e->key == NULL)
+            continue;
+        /* positive: the values m accepts; negative: the values it rejects */
+        if (all ? s->pos : osp_matcher_matches(s->m, e->key) == s->pos)
+            msel_add(s, e->val, a);
+    }
+}
+
+/* Order of application: direct positives, smallest first (intersections
+ * shrink the candidates most cheaply), direct negatives, then the others by
+ * their number of values. */
+static int
+msel_cmp(const void *a, const void *b)
+{
+    const msel *x = a, *y = b;
+    int kx = x->direct ? (x->pos ? 0 : 1) : 2, ky = y->direct ? (y->pos ? 0 : 1) : 2;
+    if (kx != ky)
+        return kx - ky;
+    size_t cx = x->direct ? x->total : nvalues(x), cy = y->direct ? y->total : nvalues(y);
+    return cx < cy ? -1 : cx > cy;
+}
+
+/* bits_of: a bitmap of nall bits (arena) with the refs of s set. */
+static uint64_t *
+bits_of(const msel *s, uint32_t nall, osp_arena *a)
+{
+    size_t words = ((size_t)nall + 63) / 64;
+    uint64_t *b = osp_arena_calloc(a, (words ? words : 1) * sizeof(*b));
+    for (size_t i = 0; i < s->np; i++)
+        for (size_t j = 0; j < s->p[i]->n; j++) {
+            uint32_t r = s->p[i]->v[j];
+            if (r < nall)
+                b[r / 64] |= (uint64_t)1 << (r % 64);
+        }
+    return b;
+}
+
+/* materialize: the sorted union of a positive selection (disjoint lists). */
+static uint32_t *
+materialize(const msel *s, uint32_t nall, osp_arena *a, size_t *n)
+{
+    uint32_t *v = osp_arena_alloc(a, (s->total ? s->total : 1) * sizeof(*v));
+    if (s->np == 1) {
+        memcpy(v, s->p[0]->v, s->total * sizeof(*v));
+        *n = s->total;
+        return v;
+    }
+    uint64_t *b = bits_of(s, nall, a);
+    size_t k = 0;
+    for (size_t w = 0; w < ((size_t)nall + 63) / 64; w++)
+        for (uint64_t x = b[w]; x != 0; x &= x - 1)
+            v[k++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(x));
+    *n = k;
+    return v;
+}
+
+/* apply: narrow the sorted candidates cur[0..*n) by the built selection s. */
+static void
+apply(const msel *s, uint32_t nall, uint32_t *cur, size_t *n, osp_arena *a)
+{
+    if (s->np == 0) {
+        if (s->pos)
+            *n = 0;
+    } else if (s->np == 1) {
+        if (s->pos)
+            intersect(cur, n, s->p[0]);
+        else
+            subtract(cur, n, s->p[0]);
+    } else {
+        uint64_t *b = bits_of(s, nall, a);
+        size_t k = 0;
+        for (size_t j = 0; j < *n; j++)
+            if (((b[cur[j] / 64] >> (cur[j] % 64)) & 1) == s->pos)
+                cur[k++] = cur[j];
+        *n = k;
+    }
+}
+
+/* Applying a selection costs about its postings (or, to build one, a match
+ * per value of its label name); checking the labels of each candidate left
+ * costs a lookup and a match per candidate. */
+#define APPLY_PER_CANDIDATE 32
 
 void
 store_index_candidates(const store_index *ix, const osp_matcher *ms, size_t nm, uint32_t nall,
-                       osp_arena *a, uint32_t **out, size_t *nout)
+                       osp_arena *a, uint32_t **out, size_t *nout, bool *done)
 {
-    uint32_t *cur = NULL;
-    size_t n = 0;
-    bool have = false;
+    msel *sel = osp_arena_alloc(a, (nm ? nm : 1) * sizeof(*sel));
     for (size_t i = 0; i < nm; i++) {
-        if (ms[i].type != OSP_MATCH_EQ || ms[i].value[0] == '\0')
-            continue;
-        const store_postings *p = store_index_postings(ix, ms[i].name, ms[i].value);
-        if (p == NULL || p->n == 0) {
+        done[i] = false;
+        msel_init(ix, &ms[i], a, &sel[i]);
+        if (sel[i].pos && sel[i].built && sel[i].total == 0) {
+            /* a value no series has, or a label name no series has */
+            for (size_t j = 0; j < nm; j++)
+                done[j] = true;
             *out = NULL;
             *nout = 0;
             return;
         }
-        if (!have) {
-            cur = osp_arena_alloc(a, p->n * sizeof(*cur));
-            memcpy(cur, p->v, p->n * sizeof(*cur));
-            n = p->n;
-            have = true;
-        } else {
-            intersect(cur, &n, p);
-        }
     }
-    if (!have) {
-        for (size_t i = 0; i < nm; i++) {
-            if (osp_matcher_matches_empty(&ms[i]))
-                continue;
-            union_ctx u = {.m = &ms[i], .a = a};
-            store_index_each_value(ix, ms[i].name, union_value, &u);
-            if (u.n > 1)
-                osp_qsort(u.v, u.n, sizeof(*u.v), cmp_u32);
-            cur = u.v;
-            n = u.n;
-            have = true;
-            break;
-        }
-    }
-    if (!have) {
+    if (nm > 1)
+        osp_qsort(sel, nm, sizeof(*sel), msel_cmp);
+    /* start from the smallest positive: a direct one, else the regex one
+     * with the fewest values (its union) */
+    size_t first = nm;
+    for (size_t i = 0; i < nm && first == nm; i++)
+        if (sel[i].pos)
+            first = i;
+    uint32_t *cur;
+    size_t n;
+    if (first < nm) {
+        msel_build(&sel[first], a);
+        cur = materialize(&sel[first], nall, a, &n);
+        done[sel[first].m - ms] = true;
+    } else {
         cur = osp_arena_alloc(a, (nall ? nall : 1) * sizeof(*cur));
         for (uint32_t r = 0; r < nall; r++)
             cur[r] = r;
         n = nall;
+    }
+    for (size_t i = 0; i < nm && n > 0; i++) {
+        msel *s = &sel[i];
+        if (i == first)
+            continue;
+        if (nvalues(s) > n)
+            continue; /* matching every value costs more than the candidates */
+        msel_build(s, a);
+        if (s->total > APPLY_PER_CANDIDATE * n)
+            continue; /* cheaper to check the labels of the few candidates */
+        apply(s, nall, cur, &n, a);
+        done[s->m - ms] = true;
     }
     *out = cur;
     *nout = n;

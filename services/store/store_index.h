@@ -4,6 +4,7 @@
 #ifndef STORE_INDEX_H
 #define STORE_INDEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,13 +46,15 @@ void store_index_each_value(const store_index *ix, const char *name,
                             void (*fn)(void *ctx, const char *value, const store_postings *p),
                             void *ctx);
 
-/* store_index_candidates: a sorted superset of the refs matching all nm
- * matchers, in arena a: the intersection of the postings of EQ matchers with
- * non-empty values, else the union over the values of one matcher that does
- * not match "" (series lacking its label cannot match), else every ref below
- * nall (*all set true so the caller may skip copying). The caller still
- * filters each candidate with osp_matcher_matches. */
+/* store_index_candidates: the sorted refs (in arena a) of the series that
+ * match the nm matchers the index applied, each marked in done[0..nm) (caller
+ * storage). A matcher that does not accept "" keeps the series with a value it
+ * accepts (the union of those values' postings); one that accepts "" removes
+ * the series with a value it rejects. The smallest positive selection starts
+ * (every ref below nall when there is none); a selection much larger than the
+ * candidates left is not applied (done[i] false): the caller checks those
+ * matchers on each candidate with osp_matcher_matches. */
 void store_index_candidates(const store_index *ix, const osp_matcher *ms, size_t nm, uint32_t nall,
-                            osp_arena *a, uint32_t **out, size_t *nout);
+                            osp_arena *a, uint32_t **out, size_t *nout, bool *done);
 
 #endif

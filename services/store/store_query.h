@@ -2,7 +2,9 @@
  * with the chunks in PostgreSQL. A query whose range starts at or after the
  * head's memory cut reads memory only; an older one reads the persisted
  * chunks of its series and time range from PostgreSQL (partitions before the
- * range are pruned) and merges them with the samples not yet persisted. */
+ * range are pruned), or takes them from the head's query cache (store_qcache)
+ * when it holds that range, and merges them with the samples not yet
+ * persisted. Selections come out in label order. */
 #ifndef STORE_QUERY_H
 #define STORE_QUERY_H
 

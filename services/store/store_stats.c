@@ -73,6 +73,32 @@ bus_collect(void *ctx, osp_buf *out)
         (unsigned long long)s.ack_errors);
 }
 
+static void
+qcache_collect(void *ctx, osp_buf *out)
+{
+    store_qcache *c = store_head_qcache(ctx);
+    if (c == NULL)
+        return;
+    store_qcache_stats s;
+    store_qcache_stats_get(c, &s);
+    osp_buf_printf(out,
+                   "# HELP osprey_store_query_cache_hits_total Series whose persisted samples a "
+                   "query took from the query cache.\n"
+                   "# TYPE osprey_store_query_cache_hits_total counter\n"
+                   "osprey_store_query_cache_hits_total %llu\n"
+                   "# HELP osprey_store_query_cache_misses_total Series whose persisted samples "
+                   "a query read from PostgreSQL.\n"
+                   "# TYPE osprey_store_query_cache_misses_total counter\n"
+                   "osprey_store_query_cache_misses_total %llu\n"
+                   "# HELP osprey_store_query_cache_bytes Memory held by the query cache.\n"
+                   "# TYPE osprey_store_query_cache_bytes gauge\n"
+                   "osprey_store_query_cache_bytes %zu\n"
+                   "# HELP osprey_store_query_cache_entries Series in the query cache.\n"
+                   "# TYPE osprey_store_query_cache_entries gauge\n"
+                   "osprey_store_query_cache_entries %zu\n",
+                   (unsigned long long)s.hits, (unsigned long long)s.misses, s.bytes, s.entries);
+}
+
 void
 store_stats_init(store_stats *st, osp_metrics *reg, store_head *head,
                  osp_bus_consumer *const *consumer)
@@ -156,6 +182,7 @@ store_stats_init(store_stats *st, osp_metrics *reg, store_head *head,
                              "Samples appended to the head.", head_appended, head);
     if (consumer != NULL)
         osp_metrics_add_collector(reg, bus_collect, (void *)consumer);
+    osp_metrics_add_collector(reg, qcache_collect, head);
     osp_metrics_add_process(reg);
 }
 

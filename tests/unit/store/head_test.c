@@ -4,6 +4,8 @@
 #include "osp_test.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -159,6 +161,158 @@ test_index_matchers(void **state)
     assert_int_equal(count_matches(h, "{job=~\".+\", env!=\"\"}"), 2);
     assert_int_equal(count_matches(h, "{job=~\".+\", env!~\".+\"}"), 1);
     assert_int_equal(count_matches(h, "{job=~\".+\", env=~\"prod|\"}"), 2);
+    store_head_free(h);
+}
+
+/* A bigger catalog: m{job, inst, env} with jobs j0..j4, 40 instances each,
+ * env on every third series, plus a few other metrics. */
+static store_head *
+big_fixture(void)
+{
+    store_head *h = store_head_new();
+    store_head_wrlock(h);
+    char job[16], inst[16];
+    for (int j = 0; j < 5; j++)
+        for (int i = 0; i < 40; i++) {
+            snprintf(job, sizeof(job), "j%d", j);
+            snprintf(inst, sizeof(inst), "i%d", i);
+            osp_labels ls;
+            osp_labels_init(&ls);
+            osp_labels_addc(&ls, "__name__", i % 7 == 0 ? "other" : "m");
+            osp_labels_addc(&ls, "job", job);
+            osp_labels_addc(&ls, "inst", inst);
+            if (i % 3 == 0)
+                osp_labels_addc(&ls, "env", i % 2 ? "prod" : "dev");
+            osp_labels_sort(&ls);
+            uint32_t ref;
+            assert_int_equal(store_head_get_or_create(h, osp_labels_hash(&ls), &ls, &ref, NULL), 0);
+            osp_labels_fini(&ls);
+        }
+    store_head_unlock(h);
+    return h;
+}
+
+/* brute: the refs whose labels match every matcher, by looking at each. */
+static size_t
+brute(store_head *h, const osp_matcher *ms, size_t nm, uint32_t *out)
+{
+    size_t k = 0;
+    for (uint32_t r = 0; r < store_head_nseries(h); r++) {
+        const osp_labels *ls = &store_head_series(h, r)->labels;
+        bool ok = true;
+        for (size_t i = 0; i < nm && ok; i++) {
+            const char *v = osp_labels_get(ls, ms[i].name);
+            ok = osp_matcher_matches(&ms[i], v ? v : "");
+        }
+        if (ok)
+            out[k++] = r;
+    }
+    return k;
+}
+
+/* The index applies every kind of matcher itself (unions of postings for
+ * regexes, removals for matchers that accept ""), or leaves the ones it would
+ * pay too much for (more values or postings than candidates left) to the
+ * per-series check: either way the answer is the brute-force one, sorted by
+ * ref. */
+static void
+test_index_matchers_vs_brute(void **state)
+{
+    (void)state;
+    static const char *const sels[] = {
+        "m",
+        "{job=~\"j[12]\"}",
+        "m{job=~\"j[12]\",inst=~\"i1.*\"}",
+        "{__name__=~\".+\"}",
+        "{__name__=~\".*\",job=\"j3\"}",
+        "m{inst!=\"i3\"}",
+        "m{inst!~\"i(1|2).*\",env=\"\"}",
+        "{job=\"j0\",env!=\"\"}",
+        "{job=\"j0\",env=~\"prod|\"}",
+        "{job=\"j0\",env!~\"prod\"}",
+        "{job=\"j4\",inst=\"i21\"}",
+        "{inst=\"i21\",job=~\".+\",__name__!=\"other\"}",
+        "{job=~\"j1|nope\",inst=~\"i0|i9|i39\"}",
+        "m{nolabel=~\"x.*\"}",
+        "m{nolabel!=\"x\"}",
+        "m{job=\"nope\"}",
+        "{inst=\"i5\",job!~\"j[0-3]\"}",
+        "{job=\"j0\",env=\"prod\",inst=~\"i1.*\"}",
+        "{job=\"j0\",env=\"prod\",inst!~\"i1.*\"}",
+    };
+    store_head *h = big_fixture();
+    uint32_t want[400];
+    for (size_t q = 0; q < sizeof(sels) / sizeof(sels[0]); q++) {
+        osp_arena *a = osp_arena_new(0);
+        osp_matcher *ms;
+        size_t nm, n;
+        uint32_t *refs;
+        osp_errinfo ei;
+        assert_int_equal(osp_matchers_parse(sels[q], strlen(sels[q]), &ms, &nm, a, &ei), 0);
+        store_head_rdlock(h);
+        store_head_match(h, ms, nm, INT64_MIN, INT64_MAX, a, &refs, &n);
+        size_t nw = brute(h, ms, nm, want);
+        store_head_unlock(h);
+        if (n != nw)
+            fail_msg("%s: %zu series, want %zu", sels[q], n, nw);
+        for (size_t i = 0; i < n; i++)
+            if (refs[i] != want[i])
+                fail_msg("%s: ref %zu is %u, want %u", sels[q], i, refs[i], want[i]);
+        osp_arena_free(a);
+    }
+    store_head_free(h);
+}
+
+static const store_head *sort_head;
+
+static int
+ref_labels_cmp(const void *a, const void *b)
+{
+    return osp_labels_cmp(&store_head_series(sort_head, *(const uint32_t *)a)->labels,
+                          &store_head_series(sort_head, *(const uint32_t *)b)->labels);
+}
+
+/* store_head_sort_refs gives the label order, for big selections through the
+ * catalog's ranks (built, then brought up to date after new series), for
+ * small ones by sorting them directly. */
+static void
+test_sort_refs(void **state)
+{
+    (void)state;
+    store_head *h = big_fixture();
+    uint32_t refs[400], want[400];
+    for (int round = 0; round < 2; round++) {
+        store_head_rdlock(h);
+        size_t n = store_head_nseries(h);
+        sort_head = h;
+        /* a small selection first (every third series, backwards): sorted
+         * directly while the catalog is unranked, by rank once it is */
+        size_t k = 0;
+        for (size_t i = n; i-- > 0;)
+            if (i % 3 == 0) {
+                refs[k] = want[k] = (uint32_t)i;
+                k++;
+            }
+        qsort(want, k, sizeof(*want), ref_labels_cmp);
+        store_head_sort_refs(h, refs, k);
+        for (size_t i = 0; i < k; i++)
+            assert_int_equal(refs[i], want[i]);
+        for (size_t i = 0; i < n; i++)
+            refs[i] = want[i] = (uint32_t)(n - 1 - i);
+        qsort(want, n, sizeof(*want), ref_labels_cmp);
+        store_head_sort_refs(h, refs, n);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(refs[i], want[i]);
+        store_head_unlock(h);
+        /* new series land between ranked ones */
+        store_head_wrlock(h);
+        for (int i = 0; i < 20; i++) {
+            char inst[16];
+            snprintf(inst, sizeof(inst), "i%d", i * 2 + 1);
+            add_series(h, i % 2 ? "m" : "a_first", "inst", inst, "job", "j2b");
+        }
+        store_head_unlock(h);
+    }
     store_head_free(h);
 }
 
@@ -427,10 +581,16 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append_rules),        cmocka_unit_test(test_find_and_collision),
-        cmocka_unit_test(test_index_matchers),      cmocka_unit_test(test_promql_over_head),
-        cmocka_unit_test(test_chunks_and_eviction), cmocka_unit_test(test_samples_merge),
-        cmocka_unit_test(test_tick_equals_calls),   cmocka_unit_test(test_prep_validation),
+        cmocka_unit_test(test_append_rules),
+        cmocka_unit_test(test_find_and_collision),
+        cmocka_unit_test(test_index_matchers),
+        cmocka_unit_test(test_promql_over_head),
+        cmocka_unit_test(test_chunks_and_eviction),
+        cmocka_unit_test(test_samples_merge),
+        cmocka_unit_test(test_tick_equals_calls),
+        cmocka_unit_test(test_prep_validation),
+        cmocka_unit_test(test_index_matchers_vs_brute),
+        cmocka_unit_test(test_sort_refs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
