@@ -67,6 +67,7 @@ hdata_get(store_head *h, store_series *s)
 {
     if (s->hd == NULL) {
         s->hd = osp_calloc(1, sizeof(*s->hd));
+        s->hd->min_max_t = INT64_MAX;
         osp_chunk_app_init(&s->hd->app);
         h->nactive++;
         h->bytes += osp_chunk_app_mem(&s->hd->app);
@@ -273,6 +274,9 @@ add_chunk(store_head *h, store_hdata *hd, store_chunk c)
     }
     hd->ch[i] = c;
     hd->nch++;
+    if (c.max_t < hd->min_max_t)
+        hd->min_max_t = c.max_t;
+    hd->nunpersisted += !c.persisted;
     h->nchunks++;
     h->bytes += c.len;
 }
@@ -472,8 +476,10 @@ store_head_mark_persisted(store_head *h, const store_chunk_ref *c, size_t n)
     for (size_t i = 0; i < n; i++) {
         store_hdata *hd = h->v[c[i].ref]->hd;
         for (uint32_t j = 0; hd != NULL && j < hd->nch; j++)
-            if (hd->ch[j].data == c[i].data)
+            if (hd->ch[j].data == c[i].data && !hd->ch[j].persisted) {
                 hd->ch[j].persisted = true;
+                hd->nunpersisted--;
+            }
         if (h->qc != NULL)
             store_qcache_persisted(h->qc, c[i].series_id, c[i].min_t, c[i].max_t);
     }
@@ -513,15 +519,19 @@ evict_one(store_head *h, store_series *s, int64_t mem_cut, int64_t drop_before)
     store_hdata *hd = s->hd;
     size_t freed = 0;
     uint32_t k = 0;
+    hd->min_max_t = INT64_MAX;
     for (uint32_t i = 0; i < hd->nch; i++) {
         store_chunk *c = &hd->ch[i];
         if ((c->persisted && c->max_t < mem_cut) || c->max_t < drop_before) {
             h->bytes -= c->len;
             h->nsamples -= c->n;
             h->nchunks--;
+            hd->nunpersisted -= !c->persisted;
             osp_free(c->data);
             freed++;
         } else {
+            if (c->max_t < hd->min_max_t)
+                hd->min_max_t = c->max_t;
             hd->ch[k++] = *c;
         }
     }
@@ -555,6 +565,16 @@ store_head_evict(store_head *h, int64_t mem_cut, int64_t drop_before)
     return freed;
 }
 
+/* evict_due: whether evict_one may have work for hd (cheap: no chunk touched). */
+static bool
+evict_due(const store_hdata *hd, const store_tick *tk)
+{
+    int64_t drop = tk->drop_before;
+    return hd->min_max_t < tk->mem_cut || hd->min_max_t < drop ||
+           (hd->ooo_n > 0 && hd->ooo_t[0] < drop) ||
+           (osp_chunk_app_count(&hd->app) > 0 && osp_chunk_app_max_t(&hd->app) < drop);
+}
+
 size_t
 store_head_tick(store_head *h, const store_tick *tk, store_chunk_ref **out, size_t *cap,
                 int64_t *watermark)
@@ -565,12 +585,14 @@ store_head_tick(store_head *h, const store_tick *tk, store_chunk_ref **out, size
         store_series *s = h->v[r];
         if (s->hd == NULL)
             continue;
-        evict_one(h, s, tk->mem_cut, tk->drop_before);
-        if (s->hd == NULL)
-            continue;
+        if (evict_due(s->hd, tk)) {
+            evict_one(h, s, tk->mem_cut, tk->drop_before);
+            if (s->hd == NULL)
+                continue;
+        }
         cut_one(h, s->hd, tk->arrived_before);
         w = open_since(s->hd, w);
-        for (uint32_t i = 0; i < s->hd->nch; i++) {
+        for (uint32_t i = 0; i < s->hd->nch && s->hd->nunpersisted > 0; i++) {
             if (s->hd->ch[i].persisted)
                 continue;
             if (k == *cap) {

@@ -59,6 +59,9 @@ typedef struct store_hdata {
     int64_t ooo_since;
     store_chunk *ch; /* closed chunks sorted by min_t (out-of-order ones may overlap) */
     uint32_t nch, capch;
+    uint32_t nunpersisted; /* closed chunks not yet persisted */
+    int64_t min_max_t;     /* smallest max_t of the closed chunks (INT64_MAX: none), so the
+                            * per-second pass skips series with nothing to evict */
 } store_hdata;
 
 /* One series of the catalog (read-only for callers). */
