@@ -14,9 +14,22 @@ osp_labels_init(osp_labels *ls)
     ls->cap = 0;
 }
 
+/* A packed set (osp_labels_copy_packed) has cap == 0 with pairs: its strings
+ * live in the block of v and are not freed one by one. */
+static bool
+is_packed(const osp_labels *ls)
+{
+    return ls->cap == 0 && ls->v != NULL;
+}
+
 void
 osp_labels_reset(osp_labels *ls)
 {
+    if (is_packed(ls)) {
+        osp_free(ls->v);
+        osp_labels_init(ls);
+        return;
+    }
     for (size_t i = 0; i < ls->n; i++) {
         osp_free(ls->v[i].name);
         osp_free(ls->v[i].value);
@@ -32,9 +45,27 @@ osp_labels_fini(osp_labels *ls)
     osp_labels_init(ls);
 }
 
+/* unpack: turn a packed set into an owned one before it changes. Returns the
+ * packed block, for the caller to free once done (the strings it was handed
+ * may point into it), or NULL. */
+static void *
+unpack(osp_labels *ls)
+{
+    if (!is_packed(ls))
+        return NULL;
+    osp_labels o;
+    osp_labels_init(&o);
+    for (size_t i = 0; i < ls->n; i++)
+        osp_labels_addc(&o, ls->v[i].name, ls->v[i].value);
+    void *old = ls->v;
+    *ls = o;
+    return old;
+}
+
 void
 osp_labels_add(osp_labels *ls, const char *name, size_t nlen, const char *value, size_t vlen)
 {
+    void *old = unpack(ls);
     if (ls->n == ls->cap) {
         ls->cap = ls->cap ? ls->cap * 2 : 8;
         ls->v = osp_reallocarray(ls->v, ls->cap, sizeof(*ls->v));
@@ -42,6 +73,7 @@ osp_labels_add(osp_labels *ls, const char *name, size_t nlen, const char *value,
     ls->v[ls->n].name = osp_strndup(name, nlen);
     ls->v[ls->n].value = osp_strndup(value, vlen);
     ls->n++;
+    osp_free(old);
 }
 
 void
@@ -53,15 +85,17 @@ osp_labels_addc(osp_labels *ls, const char *name, const char *value)
 void
 osp_labels_del(osp_labels *ls, const char *name)
 {
+    void *old = unpack(ls);
     for (size_t i = 0; i < ls->n; i++) {
         if (strcmp(ls->v[i].name, name) == 0) {
             osp_free(ls->v[i].name);
             osp_free(ls->v[i].value);
             memmove(&ls->v[i], &ls->v[i + 1], (ls->n - i - 1) * sizeof(*ls->v));
             ls->n--;
-            return;
+            break;
         }
     }
+    osp_free(old);
 }
 
 void
@@ -71,15 +105,18 @@ osp_labels_set(osp_labels *ls, const char *name, const char *value)
         osp_labels_del(ls, name);
         return;
     }
-    for (size_t i = 0; i < ls->n; i++) {
-        if (strcmp(ls->v[i].name, name) == 0) {
-            char *nv = osp_strdup(value);
-            osp_free(ls->v[i].value);
-            ls->v[i].value = nv;
-            return;
-        }
+    void *old = unpack(ls);
+    size_t i = 0;
+    while (i < ls->n && strcmp(ls->v[i].name, name) != 0)
+        i++;
+    if (i < ls->n) {
+        char *nv = osp_strdup(value);
+        osp_free(ls->v[i].value);
+        ls->v[i].value = nv;
+    } else {
+        osp_labels_addc(ls, name, value);
     }
-    osp_labels_addc(ls, name, value);
+    osp_free(old);
 }
 
 const char *
@@ -120,6 +157,29 @@ osp_labels_copy(osp_labels *dst, const osp_labels *src)
     osp_labels_reset(dst);
     for (size_t i = 0; i < src->n; i++)
         osp_labels_addc(dst, src->v[i].name, src->v[i].value);
+}
+
+void
+osp_labels_copy_packed(osp_labels *dst, const osp_labels *src)
+{
+    osp_labels_fini(dst); /* an owned dst's array goes too */
+    if (src->n == 0)
+        return;
+    size_t bytes = src->n * sizeof(osp_label);
+    for (size_t i = 0; i < src->n; i++)
+        bytes += strlen(src->v[i].name) + strlen(src->v[i].value) + 2;
+    osp_label *v = osp_malloc(bytes);
+    char *p = (char *)(v + src->n);
+    for (size_t i = 0; i < src->n; i++) {
+        size_t nl = strlen(src->v[i].name) + 1, vl = strlen(src->v[i].value) + 1;
+        v[i].name = memcpy(p, src->v[i].name, nl);
+        p += nl;
+        v[i].value = memcpy(p, src->v[i].value, vl);
+        p += vl;
+    }
+    dst->v = v;
+    dst->n = src->n;
+    dst->cap = 0;
 }
 
 int

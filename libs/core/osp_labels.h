@@ -35,6 +35,11 @@ void osp_labels_del(osp_labels *ls, const char *name);
 const char *osp_labels_get(const osp_labels *ls, const char *name);
 void osp_labels_sort(osp_labels *ls);
 void osp_labels_copy(osp_labels *dst, const osp_labels *src); /* dst is reset first */
+/* osp_labels_copy_packed: as osp_labels_copy, into one allocation (pairs and
+ * strings together: ~1/3 of the memory of a copy, for sets kept long, like a
+ * catalog's). A packed set reads like any other; changing it (add, set, del)
+ * unpacks it first; reset and fini free it. */
+void osp_labels_copy_packed(osp_labels *dst, const osp_labels *src);
 /* osp_labels_cmp: order of two sorted sets (Prometheus label-set order). */
 int osp_labels_cmp(const osp_labels *a, const osp_labels *b);
 bool osp_labels_equal(const osp_labels *a, const osp_labels *b);

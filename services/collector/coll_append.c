@@ -11,14 +11,15 @@
 
 enum { ENT_OK, ENT_DROPPED, ENT_LABEL_LIMIT };
 
+/* One allocation per raw series: the raw key and, for ENT_OK, the final
+ * labels encoded once as packed Series.labels fields, copied into every batch
+ * (the label set itself is not kept: resolving builds it in scratch). */
 typedef struct cache_ent {
-    char *key;
-    size_t keylen;
-    osp_labels labels; /* final, sorted (ENT_OK) */
-    osp_buf pb;        /* labels as packed Series.labels fields (ENT_OK) */
-    uint64_t shash;
+    uint64_t shash; /* osp_labels_hash of the final labels */
     uint64_t gen;
+    uint32_t keylen, pblen;
     int state;
+    char data[]; /* key[keylen], then pb[pblen] */
 } cache_ent;
 
 static const char *const synth_names[COLL_SYNTH_N] = {
@@ -41,9 +42,6 @@ static const char *const synth_help[COLL_SYNTH_N] = {
 static void
 cache_ent_free(cache_ent *e)
 {
-    osp_free(e->key);
-    osp_labels_fini(&e->labels);
-    osp_buf_fini(&e->pb);
     osp_free(e);
 }
 
@@ -90,6 +88,7 @@ coll_tstate_new(const coll_tdef *def)
     osp_buf_init(&st->s2);
     osp_buf_init(&st->s3);
     osp_labels_init(&st->tmp);
+    osp_buf_init(&st->pb);
     return st;
 }
 
@@ -109,6 +108,7 @@ coll_tstate_free(coll_tstate *st)
     osp_buf_fini(&st->s2);
     osp_buf_fini(&st->s3);
     osp_labels_fini(&st->tmp);
+    osp_buf_fini(&st->pb);
     coll_tdef_fini(&st->def);
     osp_free(st);
 }
@@ -165,29 +165,28 @@ raw_key(osp_buf *k, const osp_expfmt_sample *s)
     }
 }
 
-/* resolve: compute the final labels of a raw series into e. */
-static void
-resolve(coll_tstate *st, const osp_expfmt_sample *s, cache_ent *e)
+/* resolve: the final labels of a raw series, into st->tmp; on ENT_OK their
+ * packed encoding is in st->pb and *shash their hash. Returns the state. */
+static int
+resolve(coll_tstate *st, const osp_expfmt_sample *s, uint64_t *shash)
 {
     const coll_job *job = st->def.job;
-    osp_labels *ls = &e->labels;
+    osp_labels *ls = &st->tmp;
     osp_labels_reset(ls);
     osp_labels_add(ls, "__name__", 8, s->name.p, s->name.n);
     for (size_t i = 0; i < s->nlabels; i++)
         osp_labels_add(ls, s->labels[i].name.p, s->labels[i].name.n, s->labels[i].value.p,
                        s->labels[i].value.n);
     coll_labels_merge_target(ls, &st->def.labels, job->honor_labels);
-    e->state = ENT_OK;
-    if (!coll_relabel_apply(job->mrelabel, job->nmrelabel, ls) || !osp_labels_get(ls, "__name__")) {
-        e->state = ENT_DROPPED;
-        return;
-    }
+    if (!coll_relabel_apply(job->mrelabel, job->nmrelabel, ls) || !osp_labels_get(ls, "__name__"))
+        return ENT_DROPPED;
     osp_labels_sort(ls);
+    *shash = osp_labels_hash(ls);
+    osp_buf_reset(&st->pb);
+    osp_pb_encode_labels(ls, &st->pb);
     if (job->label_limit && ls->n > job->label_limit)
-        e->state = ENT_LABEL_LIMIT;
-    e->shash = osp_labels_hash(ls);
-    osp_buf_reset(&e->pb);
-    osp_pb_encode_labels(ls, &e->pb); /* encoded once, copied into every batch */
+        return ENT_LABEL_LIMIT;
+    return ENT_OK;
 }
 
 static int
@@ -200,59 +199,62 @@ on_sample(void *ctx, const osp_expfmt_sample *s)
     raw_key(&st->key, s);
     uint64_t h = osp_hash64(st->key.data, st->key.len, 0x72617773ULL);
     cache_ent *e = coll_map_get(&st->cache, h);
-    cache_ent scratch;
-    if (e && (e->keylen != st->key.len || memcmp(e->key, st->key.data, e->keylen) != 0)) {
-        /* 64-bit collision of two raw lines: resolve without caching */
-        memset(&scratch, 0, sizeof(scratch));
-        osp_labels_init(&scratch.labels);
-        osp_buf_init(&scratch.pb);
-        e = &scratch;
-        resolve(st, s, e);
-    } else if (!e) {
-        e = osp_calloc(1, sizeof(*e));
-        e->key = osp_strndup(st->key.data, st->key.len);
-        e->keylen = st->key.len;
-        osp_labels_init(&e->labels);
-        osp_buf_init(&e->pb);
-        resolve(st, s, e);
-        coll_map_put(&st->cache, h, e);
+    int state;
+    uint64_t shash = 0;
+    const char *pb;
+    size_t pblen;
+    if (e && e->keylen == st->key.len && memcmp(e->data, st->key.data, e->keylen) == 0) {
+        state = e->state;
+        shash = e->shash;
+        pb = e->data + e->keylen;
+        pblen = e->pblen;
+    } else {
+        state = resolve(st, s, &shash);
+        pb = st->pb.data;
+        pblen = state == ENT_OK ? st->pb.len : 0;
+        if (!e) { /* else a 64-bit collision of two raw lines: not cached */
+            e = osp_malloc(sizeof(*e) + st->key.len + pblen);
+            e->shash = shash;
+            e->keylen = (uint32_t)st->key.len;
+            e->pblen = (uint32_t)pblen;
+            e->state = state;
+            memcpy(e->data, st->key.data, st->key.len);
+            if (pblen)
+                memcpy(e->data + e->keylen, pb, pblen);
+            coll_map_put(&st->cache, h, e);
+        } else {
+            e = NULL;
+        }
     }
-    e->gen = st->series.gen;
-    int rc = 0;
-    if (e->state == ENT_DROPPED)
-        goto out;
-    if (e->state == ENT_LABEL_LIMIT) {
+    if (e)
+        e->gen = st->series.gen;
+    if (state == ENT_DROPPED)
+        return 0;
+    if (state == ENT_LABEL_LIMIT) {
         snprintf(a->failbuf, sizeof(a->failbuf), "label_limit %llu exceeded (metric %.*s)",
                  (unsigned long long)job->label_limit, (int)s->name.n, s->name.p);
         a->fail = a->failbuf;
-        rc = OSP_ELIMIT;
-        goto out;
+        return OSP_ELIMIT;
     }
     a->res->post_relabel++;
     if (job->sample_limit && a->res->post_relabel > job->sample_limit) {
         snprintf(a->failbuf, sizeof(a->failbuf), "sample_limit %llu exceeded",
                  (unsigned long long)job->sample_limit);
         a->fail = a->failbuf;
-        rc = OSP_ELIMIT;
-        goto out;
+        return OSP_ELIMIT;
     }
     bool honour_ts = job->honor_timestamps && s->has_ts;
-    int seen = coll_series_seen(&st->series, &e->labels, e->shash, honour_ts);
+    int seen = coll_series_seen(&st->series, pb, pblen, shash, honour_ts);
     if (seen < 0) {
         a->res->post_relabel--;
         a->res->parse_errors++;
         complain(a, s->line, "duplicate series in the same scrape (first one kept)");
-        goto out;
+        return 0;
     }
     a->res->added += (size_t)seen;
     int64_t ts = honour_ts ? s->ts_ms : a->ts_ms;
-    osp_mbatch_add_series_pb(a->b, e->pb.data, e->pb.len, &ts, &s->value, 1);
-out:
-    if (e == &scratch) {
-        osp_labels_fini(&scratch.labels);
-        osp_buf_fini(&scratch.pb);
-    }
-    return rc;
+    osp_mbatch_add_series_pb(a->b, pb, pblen, &ts, &s->value, 1);
+    return 0;
 }
 
 static void

@@ -40,7 +40,8 @@ typedef struct coll_tstate {
     /* scratch reused by every scrape */
     osp_buf key;
     osp_buf s1, s2, s3;
-    osp_labels tmp;
+    osp_labels tmp; /* a series' labels while it is resolved */
+    osp_buf pb;      /* their packed encoding */
 } coll_tstate;
 
 /* What one scrape produced. */

@@ -6,11 +6,14 @@
 
 #include "osp_mem.h"
 
+/* One allocation per series: ~40 bytes plus its encoded labels (an owned
+ * osp_labels would cost a dozen allocations). */
 typedef struct series_ent {
-    osp_labels labels;
     uint64_t gen;
     uint64_t born;
+    uint32_t pblen;
     bool explicit_ts;
+    char pb[]; /* packed Series.labels */
 } series_ent;
 
 double
@@ -40,7 +43,6 @@ coll_series_init(coll_series_set *s)
 static void
 ent_free(series_ent *e)
 {
-    osp_labels_fini(&e->labels);
     osp_free(e);
 }
 
@@ -61,16 +63,17 @@ coll_series_begin(coll_series_set *s)
 }
 
 int
-coll_series_seen(coll_series_set *s, const osp_labels *labels, uint64_t hash, bool explicit_ts)
+coll_series_seen(coll_series_set *s, const void *labels_pb, size_t len, uint64_t hash,
+                 bool explicit_ts)
 {
     series_ent *e = coll_map_get(&s->m, hash);
     if (e && e->gen == s->gen)
         return -1;
     int isnew = 0;
     if (!e) {
-        e = osp_calloc(1, sizeof(*e));
-        osp_labels_init(&e->labels);
-        osp_labels_copy(&e->labels, labels);
+        e = osp_malloc(sizeof(*e) + len);
+        e->pblen = (uint32_t)len;
+        memcpy(e->pb, labels_pb, len);
         e->born = s->gen;
         coll_map_put(&s->m, hash, e);
         isnew = 1;
@@ -86,7 +89,7 @@ mark(osp_mbatch *b, const series_ent *e, int64_t ts_ms)
     if (!b)
         return;
     double v = coll_stale_nan();
-    osp_mbatch_add_series(b, &e->labels, &ts_ms, &v, 1);
+    osp_mbatch_add_series_pb(b, e->pb, e->pblen, &ts_ms, &v, 1);
 }
 
 /* sweep: remove entries for which drop(e) holds, staling those that stale(e). */

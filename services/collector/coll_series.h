@@ -31,12 +31,15 @@ void coll_series_fini(coll_series_set *s);
 /* coll_series_begin: start a new scrape (every series becomes "not seen"). */
 void coll_series_begin(coll_series_set *s);
 
-/* coll_series_seen: record that the series (sorted labels, hash =
- * osp_labels_hash(labels)) was exposed in this scrape; explicit_ts: its sample
- * carried a timestamp that is honoured (such series are never staled).
- * Returns 1 when the series is new (labels copied), 0 when it was known, or
- * -1 when it was already seen in this scrape (a duplicate: caller skips it). */
-int coll_series_seen(coll_series_set *s, const osp_labels *labels, uint64_t hash, bool explicit_ts);
+/* coll_series_seen: record that the series was exposed in this scrape: its
+ * labels as the packed Series.labels bytes osp_pb_encode_labels wrote for the
+ * sorted set (labels_pb[0..len), all a stale marker needs) and hash =
+ * osp_labels_hash of that set; explicit_ts: its sample carried a timestamp
+ * that is honoured (such series are never staled). Returns 1 when the series
+ * is new (bytes copied), 0 when it was known, or -1 when it was already seen
+ * in this scrape (a duplicate: caller skips it). */
+int coll_series_seen(coll_series_set *s, const void *labels_pb, size_t len, uint64_t hash,
+                     bool explicit_ts);
 
 /* coll_series_end: finish the scrape. ok: series not seen in this scrape get a
  * stale marker at ts_ms in b and are forgotten. !ok (failed scrape): every

@@ -32,7 +32,6 @@ store_cache_new(size_t max_entries)
 static void
 ent_free(store_cache_ent *e)
 {
-    osp_free(e->key);
     osp_labels_fini(&e->labels);
     osp_free(e);
 }
@@ -111,15 +110,16 @@ store_cache_put(store_cache *c, const void *key, size_t len, uint64_t hash, uint
         return NULL;
     if ((c->n + 1) * 2 > c->cap)
         grow(c);
-    e = osp_calloc(1, sizeof(*e));
+    if (len > UINT32_MAX)
+        return NULL;
+    e = osp_malloc(sizeof(*e) + len);
     e->hash = hash;
-    e->key = osp_malloc(len ? len : 1);
     if (len)
         memcpy(e->key, key, len);
-    e->keylen = len;
+    e->keylen = (uint32_t)len;
     e->id = id;
     osp_labels_init(&e->labels);
-    osp_labels_copy(&e->labels, labels);
+    osp_labels_copy_packed(&e->labels, labels);
     e->ref = UINT32_MAX;
     insert_slot(c, e);
     c->n++;

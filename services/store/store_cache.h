@@ -17,12 +17,12 @@ typedef struct store_cache store_cache;
 
 /* One cached series. */
 typedef struct store_cache_ent {
-    uint64_t hash; /* store_cache_hash of key */
-    char *key;     /* raw label bytes (owned) */
-    size_t keylen;
+    uint64_t hash;     /* store_cache_hash of key */
     uint64_t id;       /* osp_labels_hash of labels */
-    osp_labels labels; /* sorted, validated, empty values dropped (owned) */
+    osp_labels labels; /* sorted, validated, empty values dropped (owned, packed) */
     uint32_t ref;      /* head ref last seen, or UINT32_MAX; checked before use */
+    uint32_t keylen;
+    char key[]; /* raw label bytes */
 } store_cache_ent;
 
 /* store_cache_new: an empty cache holding at most max_entries (0: 1 << 22).

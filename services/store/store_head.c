@@ -239,7 +239,7 @@ store_head_get_or_create(store_head *h, uint64_t id, const osp_labels *sorted, u
     s->max_t = INT64_MIN;
     s->last_t = INT64_MIN;
     osp_labels_init(&s->labels);
-    osp_labels_copy(&s->labels, sorted);
+    osp_labels_copy_packed(&s->labels, sorted);
     uint32_t r = (uint32_t)h->n;
     h->v[h->n++] = s;
     slots_insert(h->slots, h->nslots, id, r);
