@@ -72,6 +72,11 @@ int64_t osp_chunk_app_max_t(const osp_chunk_app *a);
  * *len receives their length. */
 const uint8_t *osp_chunk_app_bytes(const osp_chunk_app *a, size_t *len);
 
+/* osp_chunk_app_take: the encoded chunk (as osp_chunk_app_bytes, *len its
+ * length) in a buffer of exactly that size, now the caller's to free; a is
+ * left empty, as after init. Cheaper than copying the bytes and resetting. */
+uint8_t *osp_chunk_app_take(osp_chunk_app *a, size_t *len);
+
 /* osp_chunk_app_mem: bytes of memory held by the appender, struct included
  * (for head-size metrics). */
 size_t osp_chunk_app_mem(const osp_chunk_app *a);

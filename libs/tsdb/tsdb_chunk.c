@@ -141,9 +141,11 @@ put_xor(osp_chunk_app *a, uint64_t vb)
 static void
 grow(osp_chunk_app *a, size_t need)
 {
+    /* grow by a quarter, not double: a head keeps one appender per series,
+     * and its buffer is the largest chunk the series has had */
     size_t cap = a->cap ? a->cap : FIRST_CAP;
     while (cap < need)
-        cap *= 2;
+        cap = (cap + cap / 4 + 15) & ~(size_t)15;
     a->buf = osp_realloc(a->buf, cap);
     memset(a->buf + a->cap, 0, cap - a->cap);
     a->cap = cap;
@@ -248,6 +250,23 @@ osp_chunk_app_bytes(const osp_chunk_app *a, size_t *len)
     }
     *len = (a->nbits + 7) >> 3;
     return a->buf;
+}
+
+uint8_t *
+osp_chunk_app_take(osp_chunk_app *a, size_t *len)
+{
+    if (a->buf == NULL) {
+        *len = sizeof(empty_chunk);
+        uint8_t *b = osp_malloc(sizeof(empty_chunk));
+        memcpy(b, empty_chunk, sizeof(empty_chunk));
+        return b;
+    }
+    *len = (a->nbits + 7) >> 3;
+    uint8_t *b = osp_realloc(a->buf, *len);
+    a->buf = NULL;
+    a->cap = 0;
+    clear_state(a);
+    return b;
 }
 
 size_t

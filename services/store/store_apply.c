@@ -99,9 +99,9 @@ prep_series(store_prep *p, osp_wire_view msg, store_cache *cache)
     ps->n = ws.n_samples;
     bool keyed = cache != NULL && ws.labels.p != NULL;
     uint64_t kh = 0;
+    store_cache_ent *prev = p->n > 0 ? p->v[p->n - 1].ce : NULL;
     if (keyed) {
-        kh = store_cache_hash(ws.labels.p, ws.labels.n);
-        store_cache_ent *e = store_cache_get(cache, ws.labels.p, ws.labels.n, kh);
+        store_cache_ent *e = store_cache_lookup(cache, prev, ws.labels.p, ws.labels.n, &kh);
         if (e != NULL) {
             /* the same bytes gave these labels before: nothing to check */
             ps->labels = e->labels; /* borrowed */
@@ -116,8 +116,10 @@ prep_series(store_prep *p, osp_wire_view msg, store_cache *cache)
     }
     if (!prep_full(p, ps, &ws))
         return;
-    if (keyed)
+    if (keyed) {
         ps->ce = store_cache_put(cache, ws.labels.p, ws.labels.n, kh, ps->id, &ps->labels);
+        store_cache_follow(prev, ps->ce);
+    }
     p->n++;
 }
 

@@ -76,6 +76,20 @@ store_cache_get(store_cache *c, const void *key, size_t len, uint64_t hash)
     }
 }
 
+store_cache_ent *
+store_cache_lookup(store_cache *c, store_cache_ent *prev, const void *key, size_t len,
+                   uint64_t *hash)
+{
+    store_cache_ent *e = prev != NULL ? prev->next : NULL;
+    if (e != NULL && e->keylen == len && memcmp(e->key, key, len) == 0)
+        return e;
+    *hash = store_cache_hash(key, len);
+    e = store_cache_get(c, key, len, *hash);
+    if (e != NULL)
+        store_cache_follow(prev, e);
+    return e;
+}
+
 static void
 insert_slot(store_cache *c, store_cache_ent *e)
 {
@@ -121,6 +135,7 @@ store_cache_put(store_cache *c, const void *key, size_t len, uint64_t hash, uint
     osp_labels_init(&e->labels);
     osp_labels_copy_packed(&e->labels, labels);
     e->ref = UINT32_MAX;
+    e->next = NULL;
     insert_slot(c, e);
     c->n++;
     return e;
@@ -159,6 +174,7 @@ store_cache_sweep(store_cache *c, store_head *h)
             continue;
         c->slots[i].ent = NULL;
         uint32_t ref;
+        e->next = NULL; /* it may be freed below */
         if (store_head_find(h, e->id, &e->labels, &ref) == 0) {
             e->ref = ref;
             keep[nk++] = e;

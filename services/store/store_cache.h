@@ -22,6 +22,10 @@ typedef struct store_cache_ent {
     osp_labels labels; /* sorted, validated, empty values dropped (owned, packed) */
     uint32_t ref;      /* head ref last seen, or UINT32_MAX; checked before use */
     uint32_t keylen;
+    /* the entry that came next in the last batch holding this one (NULL:
+     * none known): producers send a target's series in the same order every
+     * scrape, so it is the first guess for the next series */
+    struct store_cache_ent *next;
     char key[]; /* raw label bytes */
 } store_cache_ent;
 
@@ -36,6 +40,21 @@ uint64_t store_cache_hash(const void *key, size_t len);
 /* store_cache_get: the entry of exactly these key bytes (hash from
  * store_cache_hash), or NULL. */
 store_cache_ent *store_cache_get(store_cache *c, const void *key, size_t len, uint64_t hash);
+
+/* store_cache_lookup: as store_cache_get, trying first the entry that
+ * followed prev (NULL: none) the last time, which spares the hash and the
+ * probe; on a miss *hash receives the hash for store_cache_put. A hit becomes
+ * prev's successor. */
+store_cache_ent *store_cache_lookup(store_cache *c, store_cache_ent *prev, const void *key,
+                                    size_t len, uint64_t *hash);
+
+/* store_cache_follow: record e as the successor of prev (NULL-safe). */
+static inline void
+store_cache_follow(store_cache_ent *prev, store_cache_ent *e)
+{
+    if (prev != NULL)
+        prev->next = e;
+}
 
 /* store_cache_put: insert a copy of (key, id, labels) and return it; NULL when
  * the cache is full (see store_cache_trim). An existing entry of the same key

@@ -287,15 +287,14 @@ close_app(store_head *h, store_hdata *hd)
     size_t n = osp_chunk_app_count(&hd->app), len;
     if (n == 0)
         return;
-    const uint8_t *b = osp_chunk_app_bytes(&hd->app, &len);
     store_chunk c = {.min_t = osp_chunk_app_min_t(&hd->app),
                      .max_t = osp_chunk_app_max_t(&hd->app),
                      .since_ms = hd->app_since,
-                     .data = osp_malloc(len),
-                     .len = (uint32_t)len,
                      .n = (uint32_t)n};
-    memcpy(c.data, b, len);
-    osp_chunk_app_reset(&hd->app);
+    size_t before = osp_chunk_app_mem(&hd->app);
+    c.data = osp_chunk_app_take(&hd->app, &len);
+    c.len = (uint32_t)len;
+    h->bytes -= before - osp_chunk_app_mem(&hd->app);
     add_chunk(h, hd, c);
 }
 

@@ -168,12 +168,44 @@ test_cache_bound(void **state)
     store_cache_free(c);
 }
 
+/* The successor guess is only a guess: a wrong one falls back to the table
+ * and is corrected; a right one is returned without hashing. */
+static void
+test_cache_follow(void **state)
+{
+    (void)state;
+    store_cache *c = store_cache_new(0);
+    osp_labels ls;
+    osp_labels_init(&ls);
+    osp_labels_addc(&ls, "__name__", "x");
+    store_cache_ent *a = store_cache_put(c, "a", 1, store_cache_hash("a", 1), 1, &ls);
+    store_cache_ent *b = store_cache_put(c, "bb", 2, store_cache_hash("bb", 2), 2, &ls);
+    store_cache_ent *d = store_cache_put(c, "bc", 2, store_cache_hash("bc", 2), 3, &ls);
+    assert_null(a->next);
+    uint64_t h = 7;
+    assert_true(store_cache_lookup(c, NULL, "bb", 2, &h) == b);
+    assert_true(h == store_cache_hash("bb", 2));
+    assert_true(store_cache_lookup(c, a, "bb", 2, &h) == b); /* learnt */
+    assert_true(a->next == b);
+    h = 7;
+    assert_true(store_cache_lookup(c, a, "bb", 2, &h) == b);
+    assert_true(h == 7); /* guessed right: no hash */
+    assert_true(store_cache_lookup(c, a, "bc", 2, &h) == d); /* same length, other bytes */
+    assert_true(a->next == d);
+    assert_null(store_cache_lookup(c, a, "b", 1, &h)); /* a miss keeps the guess */
+    assert_true(h == store_cache_hash("b", 1));
+    assert_true(a->next == d);
+    osp_labels_fini(&ls);
+    store_cache_free(c);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_hits_match_full_path),
         cmocka_unit_test(test_cache_bound),
+        cmocka_unit_test(test_cache_follow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -514,6 +514,40 @@ test_reset_reuse(void **state)
     osp_chunk_app_fini(&a);
 }
 
+/* take hands over exactly the bytes the appender held and leaves it empty and
+ * reusable: the next chunk encodes as a fresh one. */
+static void
+test_take(void **state)
+{
+    (void)state;
+    int64_t ts[300];
+    uint64_t vb[300];
+    gen_series(T_GAPS, V_RANDOM, 300, ts, vb);
+    osp_chunk_app a;
+    osp_chunk_app_init(&a);
+    size_t len, elen;
+    uint8_t *e = osp_chunk_app_take(&a, &elen); /* empty: the 2-byte empty chunk */
+    assert_int_equal(elen, 2);
+    assert_int_equal(e[0] | e[1], 0);
+    osp_free(e);
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < 150; i++)
+            assert_int_equal(osp_chunk_app_add(&a, ts[round * 150 + i], dbl(vb[round * 150 + i])), 0);
+        const uint8_t *b = osp_chunk_app_bytes(&a, &len);
+        uint8_t *copy = osp_malloc(len);
+        memcpy(copy, b, len);
+        uint8_t *t = osp_chunk_app_take(&a, &elen);
+        assert_int_equal(elen, len);
+        assert_memory_equal(t, copy, len);
+        expect_samples(t, len, ts + round * 150, vb + round * 150, 150);
+        assert_int_equal(osp_chunk_app_count(&a), 0);
+        assert_int_equal(osp_chunk_app_mem(&a), sizeof(a));
+        osp_free(t);
+        osp_free(copy);
+    }
+    osp_chunk_app_fini(&a);
+}
+
 /* Every strict prefix of a chunk (its header still saying n) must end in
  * OSP_ECORRUPT after at most the samples it holds, never in a crash. */
 static void
@@ -794,7 +828,7 @@ main(void)
         cmocka_unit_test(test_full_chunk),        cmocka_unit_test(test_add_rejects_old),
         cmocka_unit_test(test_reset_reuse),       cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_corrupt),           cmocka_unit_test(test_decode_range),
-        cmocka_unit_test(test_load_resume),
+        cmocka_unit_test(test_load_resume),       cmocka_unit_test(test_take),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
