@@ -199,13 +199,14 @@ def victoria(tmp, cfg_path):
 class Osprey:
     """PostgreSQL + osprey-store + osprey-collector."""
 
-    def __init__(self, tmp, cfg_text, store_args=()):
+    def __init__(self, tmp, cfg_text, store_args=(), pg_settings=()):
         self.tmp, self.cfg_text, self.store_args = tmp, cfg_text, list(store_args)
+        self.pg_settings = list(pg_settings)
         self.pg = self.store = self.coll = None
 
     def start(self):
         """Step by step, so that stop() finds whatever did start when a later step fails."""
-        self.pg = h.Postgres(self.tmp)
+        self.pg = h.Postgres(self.tmp, self.pg_settings)
         # store_args go after the harness's flags (the last occurrence of a flag wins) and stay in
         # self.store.args, so the restart runs with them too.
         self.store = h.Store(self.tmp, self.pg, extra=self.store_args)
@@ -519,6 +520,9 @@ def main():
                     help="extra flags appended to osprey-store's command line (shell-quoted, e.g. "
                          "\"--compaction-window 5m --head-window 5m\"; a single flag needs the = form: "
                          "--store-args=--head-window=5m); kept for the restart, recorded in the JSON")
+    ap.add_argument("--pg-set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a server setting for Osprey's PostgreSQL (repeatable, e.g. shared_buffers=32MB; "
+                         "default: PostgreSQL's own defaults); printed under the table, recorded in the JSON")
     ap.add_argument("--perf", type=float, default=0, metavar="SECONDS",
                     help="after the window (load still on, outside every figure), perf-record the store, "
                          "the collector and PostgreSQL for SECONDS; reports in the temp dir, top "
@@ -554,7 +558,7 @@ def main():
         systems = {}
         # Start them back to back so they scrape the same pages within the same second.
         if "osprey" in only:
-            o = Osprey(tmp, cfg, args.store_args_list)
+            o = Osprey(tmp, cfg, args.store_args_list, args.pg_set)
             started.append(o)
             o.start()
             systems["osprey"] = o
@@ -808,6 +812,8 @@ def report(args, interval, comps, s0, s1, systems, disk, before, stops, restarts
     if "osprey" in res:
         print("osprey-store extra flags (--store-args): %s" % (" ".join(map(shlex.quote, args.store_args_list))
                                                                or "none (the store's defaults)"))
+        print("Osprey's PostgreSQL settings (--pg-set): %s" % (" ".join(args.pg_set)
+                                                               or "none (PostgreSQL's defaults)"))
 
     def f(v, fmt):
         return fmt % v if v is not None else "-"
@@ -916,7 +922,7 @@ def report(args, interval, comps, s0, s1, systems, disk, before, stops, restarts
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release(), "busy_fraction": busy},
         "config": {"targets": args.targets, "series_per_target": args.series, "interval": args.interval,
                    "warmup_s": args.warmup, "window_s": dt, "systems": names, "count_query": COUNT_QUERY,
-                   "store_args": args.store_args_list, "bin_dir": h.BIN if "osprey" in names else None},
+                   "store_args": args.store_args_list, "pg_settings": args.pg_set, "bin_dir": h.BIN if "osprey" in names else None},
         "systems": res, "ratio_osprey_over_prometheus": ratio,
         "fleet_cpu_s": cpu["fleet"], "other_cpu_s": other, "notes": notes,
     }

@@ -17,6 +17,10 @@ enum { ENT_OK, ENT_DROPPED, ENT_LABEL_LIMIT };
 typedef struct cache_ent {
     uint64_t shash; /* osp_labels_hash of the final labels */
     uint64_t gen;
+    /* the entry of the line that followed this one in the last scrape (NULL:
+     * none known): pages list their series in the same order every time, so
+     * it is the first guess for the next line */
+    struct cache_ent *next;
     uint32_t keylen, pblen;
     int state;
     char data[]; /* key[keylen], then pb[pblen] */
@@ -127,6 +131,7 @@ typedef struct actx {
     int64_t ts_ms;
     const char *fail; /* set when a limit fails the scrape */
     char failbuf[200];
+    cache_ent *prev; /* the cache entry of the previous line, or NULL */
 } actx;
 
 static void
@@ -165,6 +170,25 @@ raw_key(osp_buf *k, const osp_expfmt_sample *s)
     }
 }
 
+/* key_matches: e's key is raw_key(s), compared without building it. */
+static bool
+key_matches(const cache_ent *e, const osp_expfmt_sample *s)
+{
+    const char *k = e->data, *end = e->data + e->keylen;
+    if ((size_t)(end - k) < s->name.n || memcmp(k, s->name.p, s->name.n) != 0)
+        return false;
+    k += s->name.n;
+    for (size_t i = 0; i < s->nlabels; i++) {
+        size_t nn = s->labels[i].name.n, vn = s->labels[i].value.n;
+        if ((size_t)(end - k) < nn + vn + 2 || (unsigned char)k[0] != 0xff ||
+            memcmp(k + 1, s->labels[i].name.p, nn) != 0 || (unsigned char)k[1 + nn] != 0xfe ||
+            memcmp(k + 2 + nn, s->labels[i].value.p, vn) != 0)
+            return false;
+        k += nn + vn + 2;
+    }
+    return k == end;
+}
+
 /* resolve: the final labels of a raw series, into st->tmp; on ENT_OK their
  * packed encoding is in st->pb and *shash their hash. Returns the state. */
 static int
@@ -189,6 +213,30 @@ resolve(coll_tstate *st, const osp_expfmt_sample *s, uint64_t *shash)
     return ENT_OK;
 }
 
+/* resolve_new: a line whose key (st->key, hash h) is not cached: resolve it
+ * into a new entry, or return NULL when another key holds h (collision). */
+static cache_ent *
+resolve_new(coll_tstate *st, const osp_expfmt_sample *s, uint64_t h, cache_ent *holder)
+{
+    if (holder != NULL)
+        return NULL;
+    uint64_t shash = 0;
+    int state = resolve(st, s, &shash);
+    size_t pblen = state == ENT_OK ? st->pb.len : 0;
+    cache_ent *e = osp_malloc(sizeof(*e) + st->key.len + pblen);
+    e->shash = shash;
+    e->gen = st->series.gen;
+    e->next = NULL;
+    e->keylen = (uint32_t)st->key.len;
+    e->pblen = (uint32_t)pblen;
+    e->state = state;
+    memcpy(e->data, st->key.data, st->key.len);
+    if (pblen)
+        memcpy(e->data + e->keylen, st->pb.data, pblen);
+    coll_map_put(&st->cache, h, e);
+    return e;
+}
+
 static int
 on_sample(void *ctx, const osp_expfmt_sample *s)
 {
@@ -196,38 +244,32 @@ on_sample(void *ctx, const osp_expfmt_sample *s)
     coll_tstate *st = a->st;
     const coll_job *job = st->def.job;
     a->res->scraped++;
-    raw_key(&st->key, s);
-    uint64_t h = osp_hash64(st->key.data, st->key.len, 0x72617773ULL);
-    cache_ent *e = coll_map_get(&st->cache, h);
+    cache_ent *e = a->prev != NULL ? a->prev->next : NULL;
+    if (e == NULL || !key_matches(e, s)) {
+        raw_key(&st->key, s);
+        uint64_t h = osp_hash64(st->key.data, st->key.len, 0x72617773ULL);
+        e = coll_map_get(&st->cache, h);
+        if (e == NULL || e->keylen != st->key.len || memcmp(e->data, st->key.data, e->keylen) != 0)
+            e = resolve_new(st, s, h, e);
+        if (e != NULL && a->prev != NULL)
+            a->prev->next = e;
+    }
+    a->prev = e;
     int state;
     uint64_t shash = 0;
     const char *pb;
     size_t pblen;
-    if (e && e->keylen == st->key.len && memcmp(e->data, st->key.data, e->keylen) == 0) {
+    if (e) {
         state = e->state;
         shash = e->shash;
         pb = e->data + e->keylen;
         pblen = e->pblen;
-    } else {
+        e->gen = st->series.gen;
+    } else { /* a 64-bit collision of two raw lines: resolved, not cached */
         state = resolve(st, s, &shash);
         pb = st->pb.data;
         pblen = state == ENT_OK ? st->pb.len : 0;
-        if (!e) { /* else a 64-bit collision of two raw lines: not cached */
-            e = osp_malloc(sizeof(*e) + st->key.len + pblen);
-            e->shash = shash;
-            e->keylen = (uint32_t)st->key.len;
-            e->pblen = (uint32_t)pblen;
-            e->state = state;
-            memcpy(e->data, st->key.data, st->key.len);
-            if (pblen)
-                memcpy(e->data + e->keylen, pb, pblen);
-            coll_map_put(&st->cache, h, e);
-        } else {
-            e = NULL;
-        }
     }
-    if (e)
-        e->gen = st->series.gen;
     if (state == ENT_DROPPED)
         return 0;
     if (state == ENT_LABEL_LIMIT) {
@@ -348,6 +390,11 @@ evict_cache(coll_tstate *st)
     for (size_t i = 0; i < n; i++)
         cache_ent_free(coll_map_del(&st->cache, keys[i]));
     osp_free(keys);
+    if (n > 0) { /* successor guesses may name freed entries */
+        it = 0;
+        while (coll_map_next(&st->cache, &it, NULL, &v))
+            ((cache_ent *)v)->next = NULL;
+    }
 }
 
 void

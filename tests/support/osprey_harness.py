@@ -148,7 +148,8 @@ class Proc:
 class Postgres:
     """A private PostgreSQL cluster on a loopback port and a unix socket."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, settings=()):
+        self.settings = list(settings)  # extra "name=value" server settings (-c)
         self.dir = tmp.sub("pg")
         self.data = os.path.join(self.dir, "data")
         self.sock = self.dir
@@ -171,7 +172,8 @@ class Postgres:
         self.proc = Proc("postgres", [PG_BIN + "/postgres", "-D", self.data, "-p", str(self.port),
                                       "-k", self.sock, "-c", "listen_addresses=127.0.0.1",
                                       "-c", "fsync=off", "-c", "synchronous_commit=on",
-                                      "-c", "max_connections=50"],
+                                      "-c", "max_connections=50"]
+                         + [a for kv in self.settings for a in ("-c", kv)],
                          os.path.join(self.dir, "postgres.log"), user="postgres")
         wait_until(self.ready, 30, what="postgres ready")
 

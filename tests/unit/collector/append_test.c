@@ -255,6 +255,47 @@ test_all_bad(void **state)
     fx_fini(&f);
 }
 
+/* The scrape cache guesses each line's entry from the line before it in the
+ * last scrape; pages that change order, or lines that differ from the guess
+ * only in a label value, a label name or the metric name, still get their
+ * own labels. */
+static void
+test_cache_order_changes(void **state)
+{
+    (void)state;
+    static const char *const pages[] = {
+        "m{a=\"1\"} 1\nm{a=\"2\"} 2\nm{b=\"1\"} 3\nn{a=\"1\"} 4\nm 5\n",
+        "m 5\nn{a=\"1\"} 4\nm{b=\"1\"} 3\nm{a=\"2\"} 2\nm{a=\"1\"} 1\n",
+        "m{a=\"1\"} 1\nm{a=\"12\"} 6\nm{a=\"2\"} 2\nm{b=\"1\"} 3\nn{a=\"1\"} 4\nm 5\n",
+        "m{a=\"1\"} 1\nm{a=\"1\",c=\"x\"} 7\nm{a=\"2\"} 2\nm{b=\"1\"} 3\nm 5\n",
+    };
+    fx f;
+    fx_init(&f);
+    for (int round = 0; round < 6; round++) {
+        const char *pg = pages[round % 4];
+        coll_scrape_result r;
+        coll_append_page(f.st, OSP_EXPFMT_TEXT, pg, strlen(pg), 1000 * (round + 1), 0, f.b, &r);
+        decode(&f);
+        assert_int_equal(r.parse_errors, 0);
+        assert_true(value_of(&f, "m", "a", "1") == 1);
+        assert_true(value_of(&f, "m", "a", "2") == 2);
+        assert_true(value_of(&f, "m", "b", "1") == 3);
+        if (round % 4 != 3)
+            assert_true(value_of(&f, "n", "a", "1") == 4);
+        if (round % 4 == 2)
+            assert_true(value_of(&f, "m", "a", "12") == 6);
+        if (round % 4 == 3)
+            assert_true(value_of(&f, "m", "c", "x") == 7);
+        const Osprey__Series *plain = NULL;
+        for (size_t i = 0; i < f.mb->n_series; i++)
+            if (f.mb->series[i]->n_labels == 3 && strcmp(label(f.mb->series[i], "__name__"), "m") == 0)
+                plain = f.mb->series[i];
+        assert_non_null(plain);
+        assert_true(plain->samples[0]->value == 5);
+    }
+    fx_fini(&f);
+}
+
 int
 main(void)
 {
@@ -263,6 +304,7 @@ main(void)
         cmocka_unit_test(test_staleness),
         cmocka_unit_test(test_sample_limit_and_relabel),
         cmocka_unit_test(test_all_bad),
+        cmocka_unit_test(test_cache_order_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
