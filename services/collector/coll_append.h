@@ -41,7 +41,7 @@ typedef struct coll_tstate {
     osp_buf key;
     osp_buf s1, s2, s3;
     osp_labels tmp; /* a series' labels while it is resolved */
-    osp_buf pb;      /* their packed encoding */
+    osp_buf pb;     /* their packed encoding */
 } coll_tstate;
 
 /* What one scrape produced. */

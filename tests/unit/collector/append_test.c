@@ -288,7 +288,8 @@ test_cache_order_changes(void **state)
             assert_true(value_of(&f, "m", "c", "x") == 7);
         const Osprey__Series *plain = NULL;
         for (size_t i = 0; i < f.mb->n_series; i++)
-            if (f.mb->series[i]->n_labels == 3 && strcmp(label(f.mb->series[i], "__name__"), "m") == 0)
+            if (f.mb->series[i]->n_labels == 3 &&
+                strcmp(label(f.mb->series[i], "__name__"), "m") == 0)
                 plain = f.mb->series[i];
         assert_non_null(plain);
         assert_true(plain->samples[0]->value == 5);
@@ -300,10 +301,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_line_and_duplicate),
-        cmocka_unit_test(test_staleness),
-        cmocka_unit_test(test_sample_limit_and_relabel),
-        cmocka_unit_test(test_all_bad),
+        cmocka_unit_test(test_bad_line_and_duplicate),   cmocka_unit_test(test_staleness),
+        cmocka_unit_test(test_sample_limit_and_relabel), cmocka_unit_test(test_all_bad),
         cmocka_unit_test(test_cache_order_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

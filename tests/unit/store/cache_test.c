@@ -189,7 +189,7 @@ test_cache_follow(void **state)
     assert_true(a->next == b);
     h = 7;
     assert_true(store_cache_lookup(c, a, "bb", 2, &h) == b);
-    assert_true(h == 7); /* guessed right: no hash */
+    assert_true(h == 7);                                     /* guessed right: no hash */
     assert_true(store_cache_lookup(c, a, "bc", 2, &h) == d); /* same length, other bytes */
     assert_true(a->next == d);
     assert_null(store_cache_lookup(c, a, "b", 1, &h)); /* a miss keeps the guess */

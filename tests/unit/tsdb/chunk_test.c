@@ -532,7 +532,8 @@ test_take(void **state)
     osp_free(e);
     for (int round = 0; round < 2; round++) {
         for (size_t i = 0; i < 150; i++)
-            assert_int_equal(osp_chunk_app_add(&a, ts[round * 150 + i], dbl(vb[round * 150 + i])), 0);
+            assert_int_equal(osp_chunk_app_add(&a, ts[round * 150 + i], dbl(vb[round * 150 + i])),
+                             0);
         const uint8_t *b = osp_chunk_app_bytes(&a, &len);
         uint8_t *copy = osp_malloc(len);
         memcpy(copy, b, len);
