@@ -384,6 +384,28 @@ ooo_insert(store_head *h, store_hdata *hd, int64_t t, double v, int64_t arrival_
         close_ooo(h, hd);
 }
 
+void
+store_head_prefetch(const store_head *h, uint32_t ref, int stage)
+{
+    if (ref >= h->n)
+        return;
+    const store_series *s = h->v[ref];
+    if (stage == 0) {
+        __builtin_prefetch(s, 1);
+        return;
+    }
+    const store_hdata *hd = s->hd;
+    if (hd == NULL)
+        return;
+    if (stage == 1) {
+        __builtin_prefetch(hd, 1);
+        __builtin_prefetch((const char *)hd + 64, 1);
+        return;
+    }
+    if (hd->app.buf != NULL)
+        __builtin_prefetch(hd->app.buf + (hd->app.nbits >> 3), 1);
+}
+
 store_append_res
 store_head_append(store_head *h, uint32_t ref, int64_t t, double v, int64_t arrival_ms)
 {

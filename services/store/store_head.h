@@ -74,6 +74,15 @@ typedef struct store_series {
     store_hdata *hd;
 } store_series;
 
+/* store_head_prefetch: start loading what store_head_append(h, ref, ...)
+ * will touch, one level of the chain per stage (0: the series, 1: its head
+ * data, 2: the open chunk's tail), each stage reading only what an earlier
+ * one loaded: an apply loop calls stage 0 a few series ahead, 1 nearer, 2
+ * nearest, so the cache misses of several series overlap instead of coming
+ * one after another. A hint: any ref is safe (out-of-range refs are ignored).
+ * Lock held. */
+void store_head_prefetch(const store_head *h, uint32_t ref, int stage);
+
 /* Outcome of store_head_append. */
 typedef enum store_append_res {
     STORE_APPEND_OK = 0,   /* stored */

@@ -41,7 +41,16 @@ test_append_rules(void **state)
     store_head *h = store_head_new();
     store_head_wrlock(h);
     uint32_t r = add_series(h, "m", "job", "a", NULL, NULL);
+    /* prefetch hints take any ref and a series with or without head data
+     * (ASan sees a bad read) */
+    for (int st = 0; st < 3; st++) {
+        store_head_prefetch(h, r, st);
+        store_head_prefetch(h, r + 1, st);
+        store_head_prefetch(h, UINT32_MAX, st);
+    }
     assert_int_equal(store_head_append(h, r, 1000, 1.0, 0), STORE_APPEND_OK);
+    for (int st = 0; st < 3; st++)
+        store_head_prefetch(h, r, st);
     assert_int_equal(store_head_append(h, r, 3000, 3.0, 0), STORE_APPEND_OK);
     /* replayed sample: identical value at the same time is a silent duplicate */
     assert_int_equal(store_head_append(h, r, 3000, 3.0, 0), STORE_APPEND_DUP);
