@@ -213,13 +213,11 @@ resolve(coll_tstate *st, const osp_expfmt_sample *s, uint64_t *shash)
     return ENT_OK;
 }
 
-/* resolve_new: a line whose key (st->key, hash h) is not cached: resolve it
- * into a new entry, or return NULL when another key holds h (collision). */
+/* cache_new: resolve a line whose key (st->key, hash h) is not cached into a
+ * new entry under h. */
 static cache_ent *
-resolve_new(coll_tstate *st, const osp_expfmt_sample *s, uint64_t h, cache_ent *holder)
+cache_new(coll_tstate *st, const osp_expfmt_sample *s, uint64_t h)
 {
-    if (holder != NULL)
-        return NULL;
     uint64_t shash = 0;
     int state = resolve(st, s, &shash);
     size_t pblen = state == ENT_OK ? st->pb.len : 0;
@@ -249,8 +247,10 @@ on_sample(void *ctx, const osp_expfmt_sample *s)
         raw_key(&st->key, s);
         uint64_t h = osp_hash64(st->key.data, st->key.len, 0x72617773ULL);
         e = coll_map_get(&st->cache, h);
-        if (e == NULL || e->keylen != st->key.len || memcmp(e->data, st->key.data, e->keylen) != 0)
-            e = resolve_new(st, s, h, e);
+        if (e == NULL)
+            e = cache_new(st, s, h);
+        else if (e->keylen != st->key.len || memcmp(e->data, st->key.data, e->keylen) != 0)
+            e = NULL; /* another line holds h: resolved below, not cached */
         if (e != NULL && a->prev != NULL)
             a->prev->next = e;
     }
@@ -265,7 +265,7 @@ on_sample(void *ctx, const osp_expfmt_sample *s)
         pb = e->data + e->keylen;
         pblen = e->pblen;
         e->gen = st->series.gen;
-    } else { /* a 64-bit collision of two raw lines: resolved, not cached */
+    } else { /* a 64-bit collision of two raw lines */
         state = resolve(st, s, &shash);
         pb = st->pb.data;
         pblen = state == ENT_OK ? st->pb.len : 0;

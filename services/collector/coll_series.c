@@ -6,7 +6,7 @@
 
 #include "osp_mem.h"
 
-/* One allocation per series: ~40 bytes plus its encoded labels (an owned
+/* One allocation per series: a few words plus its encoded labels (an owned
  * osp_labels would cost a dozen allocations). */
 typedef struct series_ent {
     uint64_t gen;

@@ -120,12 +120,10 @@ store_cache_put(store_cache *c, const void *key, size_t len, uint64_t hash, uint
     store_cache_ent *e = store_cache_get(c, key, len, hash);
     if (e != NULL)
         return e;
-    if (c->n >= c->max)
+    if (c->n >= c->max || len > UINT32_MAX)
         return NULL;
     if ((c->n + 1) * 2 > c->cap)
         grow(c);
-    if (len > UINT32_MAX)
-        return NULL;
     e = osp_malloc(sizeof(*e) + len);
     e->hash = hash;
     if (len)
