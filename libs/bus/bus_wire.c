@@ -6,6 +6,7 @@
  * osprey__envelope__unpack accepts; fuzz/bus_fuzz.c compares the two. */
 #include "bus_wire.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include "osp_err.h"
@@ -67,22 +68,22 @@ rd_tag(const uint8_t **pp, const uint8_t *end, uint32_t *tag, unsigned *wt)
     return false;
 }
 
-/* protobuf-c's scan_length_prefixed_data: at most 5 bytes, a 32-bit value,
- * and the data must fit. */
+/* protobuf-c's scan_length_prefixed_data: at most 5 bytes, the value (up to
+ * 35 bits) at most INT_MAX, and the data must fit. */
 static inline bool
 rd_len(const uint8_t **pp, const uint8_t *end, osp_wire_view *out)
 {
     const uint8_t *p = *pp;
     size_t rem = (size_t)(end - p);
     size_t max = rem < 5 ? rem : 5;
-    uint32_t v = 0;
+    uint64_t v = 0;
     size_t i;
     for (i = 0; i < max; i++) {
-        v |= (uint32_t)((uint64_t)(p[i] & 0x7f) << (7 * i));
+        v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
         if ((p[i] & 0x80) == 0)
             break;
     }
-    if (i == max)
+    if (i == max || v > INT_MAX)
         return false;
     size_t hdr = i + 1;
     if (hdr + (size_t)v > rem)
@@ -142,6 +143,28 @@ wire_type_of(ProtobufCType t)
     }
 }
 
+/* check_leaf: check_msg for a message whose fields 1..n are all singular
+ * scalars or strings, field k of wire type wts[k - 1]: Label and Sample, the
+ * bulk of every batch, checked without descriptor lookups. */
+static inline bool
+check_leaf(const uint8_t *p, const uint8_t *end, const uint8_t *wts, uint32_t n)
+{
+    while (p < end) {
+        uint32_t tag;
+        unsigned wt;
+        if (!rd_tag(&p, end, &tag, &wt))
+            return false;
+        if (tag >= 1 && tag <= n && wt != wts[tag - 1])
+            return false; /* a known field of another wire type */
+        if (!skip_field(&p, end, wt))
+            return false;
+    }
+    return true;
+}
+
+static const uint8_t label_wts[2] = {WT_LEN, WT_LEN};    /* name, value */
+static const uint8_t sample_wts[2] = {WT_VARINT, WT_64}; /* timestamp_ms, value */
+
 static bool
 check_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *end, int depth)
 {
@@ -172,7 +195,14 @@ check_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *
             if (!rd_len(&p, end, &sub))
                 return false;
             const uint8_t *s = (const uint8_t *)sub.p;
-            if (!check_msg(f->descriptor, s, s + sub.n, depth + 1))
+            bool ok;
+            if (f->descriptor == &osprey__label__descriptor)
+                ok = check_leaf(s, s + sub.n, label_wts, 2);
+            else if (f->descriptor == &osprey__sample__descriptor)
+                ok = check_leaf(s, s + sub.n, sample_wts, 2);
+            else
+                ok = check_msg(f->descriptor, s, s + sub.n, depth + 1);
+            if (!ok)
                 return false;
         } else if (!skip_field(&p, end, wt)) {
             return false;
@@ -296,7 +326,16 @@ osp_wire_series_scan(osp_wire_view msg, osp_wire_series *s)
     unsigned wt;
     for (;;) {
         const uint8_t *start = it.p;
-        if (!next_tag(&it, &tag, &wt) || !skip_field(&it.p, it.end, wt))
+        if (!next_tag(&it, &tag, &wt))
+            break;
+        if (tag == 2 && wt == WT_LEN) {
+            if (!rd_len(&it.p, it.end, &s->sample))
+                break;
+            s->n_samples++;
+            gap = first != NULL;
+            continue;
+        }
+        if (!skip_field(&it.p, it.end, wt))
             break;
         if (tag == 1) {
             if (first == NULL)
@@ -305,9 +344,6 @@ osp_wire_series_scan(osp_wire_view msg, osp_wire_series *s)
                 split = true; /* a sample lies between two labels */
             last_end = it.p;
             s->n_labels++;
-        } else if (tag == 2) {
-            s->n_samples++;
-            gap = first != NULL;
         }
     }
     if (first != NULL && !split) {
@@ -349,6 +385,48 @@ osp_wire_next_label(osp_wire_it *it, osp_wire_view *name, osp_wire_view *value)
     return false;
 }
 
+/* osp_wire_sample: the fields of one Sample payload (validated) */
+void
+osp_wire_sample(osp_wire_view sv, int64_t *ts_ms, double *value)
+{
+    const uint8_t *p = (const uint8_t *)sv.p, *end = p + sv.n;
+    int64_t t = 0;
+    uint64_t bits = 0;
+    /* the fast path: exactly {1: varint, 2: fixed64}, as Osprey writes it */
+    while (p < end) {
+        uint8_t b = *p;
+        if (b == ((1 << 3) | WT_VARINT)) {
+            p++;
+            uint64_t v = 0;
+            (void)rd_varint(&p, end, &v);
+            t = (int64_t)v;
+        } else if (b == ((2 << 3) | WT_64) && end - p >= 9) {
+            bits = rd_fixed64(p + 1);
+            p += 9;
+        } else {
+            /* any other encoding, e.g. an overlong tag varint: fields 1
+             * and 2 still count, as protobuf-c reads them */
+            uint32_t tg;
+            unsigned w;
+            if (!rd_tag(&p, end, &tg, &w))
+                break;
+            if (tg == 1 && w == WT_VARINT) {
+                uint64_t v = 0;
+                if (!rd_varint(&p, end, &v))
+                    break;
+                t = (int64_t)v;
+            } else if (tg == 2 && w == WT_64 && end - p >= 8) {
+                bits = rd_fixed64(p);
+                p += 8;
+            } else if (!skip_field(&p, end, w)) {
+                break;
+            }
+        }
+    }
+    *ts_ms = t;
+    memcpy(value, &bits, sizeof(*value));
+}
+
 bool
 osp_wire_next_sample(osp_wire_it *it, int64_t *ts_ms, double *value)
 {
@@ -359,42 +437,7 @@ osp_wire_next_sample(osp_wire_it *it, int64_t *ts_ms, double *value)
             osp_wire_view sv;
             if (!rd_len(&it->p, it->end, &sv))
                 break;
-            const uint8_t *p = (const uint8_t *)sv.p, *end = p + sv.n;
-            int64_t t = 0;
-            uint64_t bits = 0;
-            /* the fast path: exactly {1: varint, 2: fixed64}, as Osprey writes it */
-            while (p < end) {
-                uint8_t b = *p;
-                if (b == ((1 << 3) | WT_VARINT)) {
-                    p++;
-                    uint64_t v = 0;
-                    (void)rd_varint(&p, end, &v);
-                    t = (int64_t)v;
-                } else if (b == ((2 << 3) | WT_64) && end - p >= 9) {
-                    bits = rd_fixed64(p + 1);
-                    p += 9;
-                } else {
-                    /* any other encoding, e.g. an overlong tag varint: fields 1
-                     * and 2 still count, as protobuf-c reads them */
-                    uint32_t tg;
-                    unsigned w;
-                    if (!rd_tag(&p, end, &tg, &w))
-                        break;
-                    if (tg == 1 && w == WT_VARINT) {
-                        uint64_t v = 0;
-                        if (!rd_varint(&p, end, &v))
-                            break;
-                        t = (int64_t)v;
-                    } else if (tg == 2 && w == WT_64 && end - p >= 8) {
-                        bits = rd_fixed64(p);
-                        p += 8;
-                    } else if (!skip_field(&p, end, w)) {
-                        break;
-                    }
-                }
-            }
-            *ts_ms = t;
-            memcpy(value, &bits, sizeof(*value));
+            osp_wire_sample(sv, ts_ms, value);
             return true;
         }
         if (!skip_field(&it->p, it->end, wt))

@@ -63,6 +63,7 @@ typedef struct osp_wire_series {
                            * equal bytes always mean equal labels */
     size_t n_labels;
     size_t n_samples;
+    osp_wire_view sample; /* the payload of the last Sample (p = NULL: none) */
 } osp_wire_series;
 
 /* osp_wire_series_scan: scan the validated Series msg into *s. */
@@ -76,6 +77,10 @@ bool osp_wire_next_label(osp_wire_it *it, osp_wire_view *name, osp_wire_view *va
 /* osp_wire_next_sample: on a cursor over a validated Series, the next
  * Sample's fields (0 when absent). false at the end. */
 bool osp_wire_next_sample(osp_wire_it *it, int64_t *ts_ms, double *value);
+
+/* osp_wire_sample: the fields of one validated Sample payload (as
+ * osp_wire_series.sample; 0 when absent). */
+void osp_wire_sample(osp_wire_view sv, int64_t *ts_ms, double *value);
 
 /* osp_wire_metadata: the fields of a validated MetricMetadata ("" when absent). */
 void osp_wire_metadata(osp_wire_view msg, osp_wire_view *name, osp_wire_view *type,
