@@ -39,8 +39,10 @@ CREATE TABLE IF NOT EXISTS osprey_batches (
     producer_id text   NOT NULL,        -- Envelope.producer_id ("collector@host", "import/<store>/<boot ms>")
     seq         bigint NOT NULL,        -- Envelope.seq (uint64 stored as its signed bit pattern)
     received_ms bigint NOT NULL,        -- store's wall clock at commit, unix ms
-    kind        "char" NOT NULL,        -- 'm' MetricBatch, 'l' LogBatch
-    payload     bytea  NOT NULL,        -- the packed protobuf Envelope, exactly as received
+    kind        "char" NOT NULL,        -- 'c' MetricBatch as a compact record, 'l' LogBatch,
+                                        -- 'm' MetricBatch as received (stores before the record)
+    payload     bytea  NOT NULL,        -- 'c': series ids and samples (services/store/store_logrec.h);
+                                        -- 'l', 'm': the packed protobuf Envelope as received
     PRIMARY KEY (producer_id, seq)
 );
 CREATE INDEX IF NOT EXISTS osprey_batches_received

@@ -13,6 +13,7 @@
 #include "osp_arena.h"
 #include "osp_mem.h"
 #include "osp_time.h"
+#include "store_logrec.h"
 
 void
 store_prep_init(store_prep *p)
@@ -97,6 +98,8 @@ prep_series(store_prep *p, osp_wire_view msg, store_cache *cache)
     memset(ps, 0, sizeof(*ps));
     ps->msg = msg;
     ps->n = ws.n_samples;
+    if (ps->n == 1)
+        osp_wire_sample(ws.sample, &ps->t, &ps->v);
     bool keyed = cache != NULL && ws.labels.p != NULL;
     uint64_t kh = 0;
     store_cache_ent *prev = p->n > 0 ? p->v[p->n - 1].ce : NULL;
@@ -184,6 +187,10 @@ store_apply_prep(store_head *h, const store_prep *p, int64_t min_t, int64_t arri
         const store_prep_series *ps = &p->v[i];
         uint32_t ref;
         bool created = false;
+        if (ps->collide) {
+            res->collisions += ps->n;
+            continue;
+        }
         /* the series, its head data and its chunk's tail are usually cache
          * misses (one series of ~100 k touched once a scrape): start them a
          * few series ahead, each stage after the one it reads */
@@ -207,9 +214,9 @@ store_apply_prep(store_head *h, const store_prep *p, int64_t min_t, int64_t arri
             res->series_created++;
         osp_wire_it it;
         osp_wire_it_init(&it, ps->msg);
-        int64_t t;
-        double v;
-        while (osp_wire_next_sample(&it, &t, &v)) {
+        int64_t t = ps->t;
+        double v = ps->v;
+        for (size_t k = 0; ps->n == 1 ? k < 1 : osp_wire_next_sample(&it, &t, &v); k++) {
             if (t < min_t) {
                 res->too_old++;
                 continue;
@@ -297,6 +304,103 @@ cmp_meta_ord(const void *a, const void *b)
     return c ? c : (x->ord < y->ord ? -1 : x->ord > y->ord);
 }
 
+/* A series of the group the head does not know yet. */
+typedef struct new_series {
+    store_prep_series *ps;
+    size_t ord; /* position in the group: the first one of an id wins */
+} new_series;
+
+static int
+cmp_new_series(const void *a, const void *b)
+{
+    const new_series *x = a, *y = b;
+    if (x->ps->id != y->ps->id)
+        return x->ps->id < y->ps->id ? -1 : 1;
+    return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+/* mark_collisions: flag the series whose id belongs to other labels, in the
+ * head or earlier in the group, as apply would find them (the log holds only
+ * ids, so such a series must be left out of it as well as out of the head).
+ * The items of the group that will be logged have their preps filled. */
+static void
+mark_collisions(store_head *h, store_prep *preps, size_t n)
+{
+    new_series *nv = NULL;
+    size_t nn = 0, cap = 0;
+    store_head_rdlock(h);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < preps[i].n; j++) {
+            store_prep_series *ps = &preps[i].v[j];
+            uint32_t ref;
+            if (ps->ce != NULL && store_cache_ref(ps->ce, h, &ref))
+                continue; /* the cache checked the labels against the head */
+            int rc = store_head_find(h, ps->id, &ps->labels, &ref);
+            if (rc == OSP_EEXIST) {
+                ps->collide = true;
+            } else if (rc == OSP_ENOTFOUND) {
+                if (nn == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    nv = osp_reallocarray(nv, cap, sizeof(*nv));
+                }
+                nv[nn] = (new_series){ps, nn};
+                nn++;
+            }
+        }
+    }
+    store_head_unlock(h);
+    if (nn > 1)
+        osp_qsort(nv, nn, sizeof(*nv), cmp_new_series);
+    for (size_t k = 1, first = 0; k < nn; k++) {
+        if (nv[k].ps->id != nv[first].ps->id)
+            first = k;
+        else if (!osp_labels_equal(&nv[k].ps->labels, &nv[first].ps->labels))
+            nv[k].ps->collide = true;
+    }
+    osp_free(nv);
+}
+
+/* log_record: p as a compact log record in out (store_logrec.h). */
+static void
+log_record(const store_prep *p, osp_buf *out)
+{
+    store_logrec_w w;
+    store_logrec_begin(&w, out);
+    for (size_t i = 0; i < p->n; i++) {
+        const store_prep_series *ps = &p->v[i];
+        if (ps->collide || ps->n == 0)
+            continue;
+        if (ps->n == 1) {
+            store_logrec_series(&w, ps->id, 1);
+            store_logrec_sample(&w, ps->t, ps->v);
+            continue;
+        }
+        size_t start = out->len, got = 0;
+        int64_t prev_t = w.prev_t, t;
+        double v;
+        store_logrec_series(&w, ps->id, ps->n);
+        osp_wire_it it;
+        osp_wire_it_init(&it, ps->msg);
+        while (got < ps->n && osp_wire_next_sample(&it, &t, &v)) {
+            store_logrec_sample(&w, t, v);
+            got++;
+        }
+        if (got == ps->n)
+            continue;
+        /* fewer samples than the scan counted (not seen on validated
+         * input): write the series again with the true count */
+        out->len = start;
+        out->data[start] = '\0';
+        w.prev_t = prev_t;
+        if (got == 0)
+            continue;
+        store_logrec_series(&w, ps->id, got);
+        osp_wire_it_init(&it, ps->msg);
+        for (size_t k = 0; k < got && osp_wire_next_sample(&it, &t, &v); k++)
+            store_logrec_sample(&w, t, v);
+    }
+}
+
 /* Collects rows for series the head lacks and for changed metadata of the new
  * items, deduplicated (series by id; metadata by metric, the last one wins). */
 static void
@@ -316,6 +420,8 @@ collect_rows(store_head *h, store_item *items, size_t n, store_prep *preps, osp_
         for (size_t j = 0; j < preps[i].n; j++) {
             const store_prep_series *ps = &preps[i].v[j];
             uint32_t ref;
+            if (ps->collide)
+                continue;
             if (ps->ce != NULL && store_cache_ref(ps->ce, h, &ref))
                 continue; /* in the head, so in PostgreSQL */
             if (store_head_find(h, ps->id, &ps->labels, &ref) != OSP_ENOTFOUND)
@@ -442,6 +548,7 @@ store_commit_group_cached(store_pg *pg, store_head *h, store_stats *st, store_ca
     store_pg_meta *mrows = NULL;
     size_t nrows = 0, nsrows = 0, nmrows = 0;
     size_t *row_of = osp_calloc(n ? n : 1, sizeof(*row_of));
+    osp_buf *recs = osp_calloc(n ? n : 1, sizeof(*recs)); /* per row; zeroed = inited */
     int rc;
 
     if (c != NULL)
@@ -468,16 +575,28 @@ store_commit_group_cached(store_pg *pg, store_head *h, store_stats *st, store_ca
                                        .len = items[i].raw_len};
         row_of[i] = nrows++;
     }
+    /* a metrics batch is logged as the compact record of its validated
+     * series, so every one is read before the insert (a resend already in
+     * the log is read in vain; resends are rare) */
+    for (size_t i = 0; i < n; i++)
+        if (row_of[i] != SIZE_MAX && is_metrics(items[i].env))
+            prep_item(&preps[i], items[i].raw, items[i].raw_len, c);
+    mark_collisions(h, preps, n);
+    for (size_t i = 0; i < n; i++) {
+        if (row_of[i] == SIZE_MAX || !is_metrics(items[i].env))
+            continue;
+        store_pg_batch *r = &rows[row_of[i]];
+        log_record(&preps[i], &recs[row_of[i]]);
+        r->kind = 'c';
+        r->payload = recs[row_of[i]].data;
+        r->len = recs[row_of[i]].len;
+    }
     if ((rc = store_pg_exec(pg, "BEGIN", ei)) != 0)
         goto out;
     if ((rc = store_pg_insert_batches(pg, rows, nrows, ei)) != 0)
         goto rollback;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         items[i].is_new = row_of[i] != SIZE_MAX && rows[row_of[i]].inserted;
-        store_prep_init(&preps[i]);
-        if (items[i].is_new && is_metrics(items[i].env))
-            prep_item(&preps[i], items[i].raw, items[i].raw_len, c);
-    }
     collect_rows(h, items, n, preps, a, now, &srows, &nsrows, &mrows, &nmrows);
     if (nsrows > 0 && (rc = store_pg_insert_series(pg, srows, nsrows, ei)) != 0)
         goto rollback;
@@ -517,6 +636,9 @@ out:
     for (size_t i = 0; i < n; i++)
         store_prep_fini(&preps[i]);
     osp_free(preps);
+    for (size_t i = 0; i < nrows; i++)
+        osp_buf_fini(&recs[i]);
+    osp_free(recs);
     osp_free(rows);
     osp_free(row_of);
     osp_free(srows);
@@ -549,4 +671,30 @@ store_replay_one_cached(store_head *h, store_cache *c, int64_t received_ms, cons
         store_prep_fini(&p);
     }
     return 0;
+}
+
+int
+store_replay_record(store_head *h, int64_t received_ms, const void *rec, size_t len,
+                    size_t *unknown)
+{
+    (void)received_at_least(received_ms);
+    store_logrec_it it;
+    if (store_logrec_it_init(&it, rec, len) != 0)
+        return OSP_EPARSE;
+    uint64_t id, n;
+    int64_t t;
+    double v;
+    store_head_wrlock(h);
+    while (store_logrec_next_series(&it, &id, &n)) {
+        uint32_t ref;
+        if (store_head_find_id(h, id, &ref) != 0) {
+            if (unknown != NULL)
+                *unknown += n;
+            continue; /* next_series skips its samples */
+        }
+        while (store_logrec_next_sample(&it, &t, &v))
+            (void)store_head_append(h, ref, t, v, received_ms);
+    }
+    store_head_unlock(h);
+    return it.bad ? OSP_EPARSE : 0;
 }

@@ -26,6 +26,10 @@ typedef struct store_prep_series {
     struct store_cache_ent *ce; /* its series cache entry, or NULL */
     osp_wire_view msg;          /* the packed Series (borrowed): samples read from here */
     size_t n;                   /* samples */
+    int64_t t;                  /* the sample when n is 1 (read once, at validation) */
+    double v;
+    bool collide; /* its id is another label set's (a 64-bit hash collision):
+                   * neither logged nor applied */
 } store_prep_series;
 
 /* One metadata entry of a batch (strings owned). */
@@ -116,11 +120,20 @@ int store_commit_group_cached(store_pg *pg, store_head *h, store_stats *st, stor
  * the clock steps back). Thread-safe. */
 int64_t store_received_now(void);
 
-/* store_replay_one: apply one packed Envelope of the log, received at
- * received_ms, to h (no PostgreSQL, no rejection by age, rejects not
- * counted), using cache c (may be NULL). Returns 0 or OSP_EPARSE. */
+/* store_replay_one: apply one packed Envelope of the log (a row of kind
+ * 'm'), received at received_ms, to h (no PostgreSQL, no rejection by age,
+ * rejects not counted), using cache c (may be NULL). Returns 0 or
+ * OSP_EPARSE. */
 int store_replay_one(store_head *h, int64_t received_ms, const void *payload, size_t len);
 int store_replay_one_cached(store_head *h, store_cache *c, int64_t received_ms, const void *payload,
                             size_t len);
+
+/* store_replay_record: apply one compact record (a row of kind 'c',
+ * store_logrec.h) received at received_ms to h; its series ids are looked up
+ * in the catalog, which must be loaded. *unknown (may be NULL) adds the
+ * samples of ids not in it. Returns 0, or OSP_EPARSE for a malformed record
+ * (the series before the damage are applied). */
+int store_replay_record(store_head *h, int64_t received_ms, const void *rec, size_t len,
+                        size_t *unknown);
 
 #endif

@@ -60,7 +60,8 @@ struct store_ingest {
     size_t ndirty, capdirty;
     store_chunk_ref *pbuf; /* chunks to persist this turn */
     size_t pcap;
-    int64_t next_ping_ms; /* monotonic ms */
+    int64_t next_ping_ms;  /* monotonic ms */
+    size_t replay_unknown; /* samples of the log whose series id is not in the catalog */
     osp_bus_msg *group[GROUP_MAX_MSGS];
     size_t ngroup;
 };
@@ -152,9 +153,14 @@ static void
 replay_cb(void *ctx, char kind, int64_t received_ms, const void *payload, size_t len)
 {
     store_ingest *in = ctx;
-    if (kind != 'm')
+    int rc;
+    if (kind == 'c')
+        rc = store_replay_record(in->head, received_ms, payload, len, &in->replay_unknown);
+    else if (kind == 'm')
+        rc = store_replay_one_cached(in->head, in->cache, received_ms, payload, len);
+    else
         return;
-    if (store_replay_one_cached(in->head, in->cache, received_ms, payload, len) != 0)
+    if (rc != 0)
         osp_log(OSP_LOG_WARN, "store.ingest", "undecodable batch in the log skipped", NULL);
     else
         osp_metric_inc(in->st->replayed_batches);
@@ -282,6 +288,14 @@ bring_up(store_ingest *in, osp_errinfo *ei)
         snprintf(ss, sizeof(ss), "%zu", store_head_nsamples(in->head));
         osp_log(OSP_LOG_INFO, "store.ingest", "head rebuilt from the chunks and the batch log",
                 "duration_ms", ms, "series", ns, "head_series", as, "samples", ss, NULL);
+        if (in->replay_unknown > 0) {
+            char un[24];
+            snprintf(un, sizeof(un), "%zu", in->replay_unknown);
+            osp_log(OSP_LOG_WARN, "store.ingest",
+                    "samples of the batch log name series missing from osprey_series; skipped",
+                    "samples", un, NULL);
+            in->replay_unknown = 0;
+        }
         __atomic_store_n(&in->replayed, 1, __ATOMIC_RELEASE);
     }
     pg_recovered(in);

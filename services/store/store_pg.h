@@ -43,7 +43,8 @@ typedef struct store_pg_batch {
     const char *producer_id;
     uint64_t seq;
     int64_t received_ms;
-    char kind; /* 'm' metrics, 'l' logs */
+    char kind; /* 'c' metrics as a compact record (store_logrec.h), 'm' metrics as
+                * the raw Envelope (older stores), 'l' logs */
     const void *payload;
     size_t len;
     bool inserted; /* out: new row (false: already in the log) */
