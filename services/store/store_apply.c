@@ -25,8 +25,7 @@ void
 store_prep_fini(store_prep *p)
 {
     for (size_t i = 0; i < p->n; i++)
-        if (p->v[i].own_labels)
-            osp_labels_fini(&p->v[i].labels);
+        osp_labels_fini(&p->v[i].labels);
     osp_free(p->v);
     for (size_t i = 0; i < p->n_meta; i++) {
         osp_free(p->meta[i].name);
@@ -48,7 +47,6 @@ static bool
 prep_full(store_prep *p, store_prep_series *ps, const osp_wire_series *ws)
 {
     osp_labels_init(&ps->labels);
-    ps->own_labels = true;
     bool has_name = false, bad = false;
     osp_wire_it it;
     osp_wire_it_init(&it, ws->msg);
@@ -106,9 +104,9 @@ prep_series(store_prep *p, osp_wire_view msg, store_cache *cache)
     if (keyed) {
         store_cache_ent *e = store_cache_lookup(cache, prev, ws.labels.p, ws.labels.n, &kh);
         if (e != NULL) {
-            /* the same bytes gave these labels before: nothing to check */
-            ps->labels = e->labels; /* borrowed */
-            ps->own_labels = false;
+            /* the same bytes passed the checks before: nothing to check;
+             * the labels are read back from them only if needed (ps_labels) */
+            osp_labels_init(&ps->labels);
             ps->id = e->id;
             ps->ce = e;
             p->cache_hits++;
@@ -120,10 +118,21 @@ prep_series(store_prep *p, osp_wire_view msg, store_cache *cache)
     if (!prep_full(p, ps, &ws))
         return;
     if (keyed) {
-        ps->ce = store_cache_put(cache, ws.labels.p, ws.labels.n, kh, ps->id, &ps->labels);
+        ps->ce = store_cache_put(cache, ws.labels.p, ws.labels.n, kh, ps->id);
         store_cache_follow(prev, ps->ce);
     }
     p->n++;
+}
+
+/* ps_labels: ps's labels; a cache hit reads them back from the entry's key
+ * the first time (a valid series has at least __name__, so none means not
+ * read yet). */
+static const osp_labels *
+ps_labels(store_prep_series *ps)
+{
+    if (ps->labels.n == 0 && ps->ce != NULL)
+        store_cache_labels(ps->ce, &ps->labels);
+    return &ps->labels;
 }
 
 static char *
@@ -179,12 +188,12 @@ store_prep_batch(store_prep *p, const Osprey__MetricBatch *mb)
 #define PREFETCH_AHEAD 4
 
 void
-store_apply_prep(store_head *h, const store_prep *p, int64_t min_t, int64_t arrival_ms,
+store_apply_prep(store_head *h, store_prep *p, int64_t min_t, int64_t arrival_ms,
                  store_apply_res *res)
 {
     store_head_wrlock(h);
     for (size_t i = 0; i < p->n; i++) {
-        const store_prep_series *ps = &p->v[i];
+        store_prep_series *ps = &p->v[i];
         uint32_t ref;
         bool created = false;
         if (ps->collide) {
@@ -200,7 +209,7 @@ store_apply_prep(store_head *h, const store_prep *p, int64_t min_t, int64_t arri
                 store_head_prefetch(h, p->v[j].ce->ref, st);
         }
         if (ps->ce == NULL || !store_cache_ref(ps->ce, h, &ref)) {
-            if (store_head_get_or_create(h, ps->id, &ps->labels, &ref, &created) != 0) {
+            if (store_head_get_or_create(h, ps->id, ps_labels(ps), &ref, &created) != 0) {
                 res->collisions += ps->n;
                 osp_log(OSP_LOG_ERROR, "store.head", "series id collision: series rejected",
                         "labels", ps->labels.n ? osp_labels_get(&ps->labels, "__name__") : "",
@@ -335,7 +344,7 @@ mark_collisions(store_head *h, store_prep *preps, size_t n)
             uint32_t ref;
             if (ps->ce != NULL && store_cache_ref(ps->ce, h, &ref))
                 continue; /* the cache checked the labels against the head */
-            int rc = store_head_find(h, ps->id, &ps->labels, &ref);
+            int rc = store_head_find(h, ps->id, ps_labels(ps), &ref);
             if (rc == OSP_EEXIST) {
                 ps->collide = true;
             } else if (rc == OSP_ENOTFOUND) {
@@ -418,13 +427,13 @@ collect_rows(store_head *h, store_item *items, size_t n, store_prep *preps, osp_
         if (!items[i].is_new || !is_metrics(items[i].env))
             continue;
         for (size_t j = 0; j < preps[i].n; j++) {
-            const store_prep_series *ps = &preps[i].v[j];
+            store_prep_series *ps = &preps[i].v[j];
             uint32_t ref;
             if (ps->collide)
                 continue;
             if (ps->ce != NULL && store_cache_ref(ps->ce, h, &ref))
                 continue; /* in the head, so in PostgreSQL */
-            if (store_head_find(h, ps->id, &ps->labels, &ref) != OSP_ENOTFOUND)
+            if (store_head_find(h, ps->id, ps_labels(ps), &ref) != OSP_ENOTFOUND)
                 continue;
             if (ns == caps) {
                 caps = caps ? caps * 2 : 64;

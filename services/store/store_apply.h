@@ -19,9 +19,9 @@
 
 /* One validated series of a batch. */
 typedef struct store_prep_series {
-    osp_labels labels; /* sorted, empty values dropped; owned unless ce != NULL
-                        * and own_labels is false (then the cache entry's) */
-    bool own_labels;
+    osp_labels labels; /* sorted, empty values dropped (owned); for a cache hit
+                        * empty until needed: read back from the entry's key
+                        * by the commit (ps_labels) */
     uint64_t id;
     struct store_cache_ent *ce; /* its series cache entry, or NULL */
     osp_wire_view msg;          /* the packed Series (borrowed): samples read from here */
@@ -80,7 +80,7 @@ typedef struct store_apply_res {
 /* store_apply_prep: append p's samples to h (takes the write lock itself) as
  * having arrived at arrival_ms (the batch's received_ms in the log); samples
  * older than min_t are rejected as too old (INT64_MIN: none). Adds to *res. */
-void store_apply_prep(store_head *h, const store_prep *p, int64_t min_t, int64_t arrival_ms,
+void store_apply_prep(store_head *h, store_prep *p, int64_t min_t, int64_t arrival_ms,
                       store_apply_res *res);
 
 /* store_apply_meta: set the metadata of mb in h (takes the write lock). */

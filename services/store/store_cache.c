@@ -7,6 +7,7 @@
 #include "osp_buf.h"
 #include "osp_err.h"
 #include "osp_mem.h"
+#include "bus_wire.h"
 
 typedef struct slot {
     uint64_t hash;        /* of ent, kept here so a probe touches one cache line */
@@ -32,7 +33,6 @@ store_cache_new(size_t max_entries)
 static void
 ent_free(store_cache_ent *e)
 {
-    osp_labels_fini(&e->labels);
     osp_free(e);
 }
 
@@ -114,8 +114,7 @@ grow(store_cache *c)
 }
 
 store_cache_ent *
-store_cache_put(store_cache *c, const void *key, size_t len, uint64_t hash, uint64_t id,
-                const osp_labels *labels)
+store_cache_put(store_cache *c, const void *key, size_t len, uint64_t hash, uint64_t id)
 {
     store_cache_ent *e = store_cache_get(c, key, len, hash);
     if (e != NULL)
@@ -130,8 +129,6 @@ store_cache_put(store_cache *c, const void *key, size_t len, uint64_t hash, uint
         memcpy(e->key, key, len);
     e->keylen = (uint32_t)len;
     e->id = id;
-    osp_labels_init(&e->labels);
-    osp_labels_copy_packed(&e->labels, labels);
     e->ref = UINT32_MAX;
     e->next = NULL;
     insert_slot(c, e);
@@ -139,11 +136,26 @@ store_cache_put(store_cache *c, const void *key, size_t len, uint64_t hash, uint
     return e;
 }
 
+void
+store_cache_labels(const store_cache_ent *e, osp_labels *out)
+{
+    osp_labels_reset(out);
+    osp_wire_it it;
+    osp_wire_it_init(&it, (osp_wire_view){e->key, e->keylen});
+    osp_wire_view nv, vv;
+    while (osp_wire_next_label(&it, &nv, &vv)) {
+        size_t vl = osp_wire_cstr_len(vv);
+        if (vl > 0) /* Prometheus: an empty value is an absent label */
+            osp_labels_add(out, nv.p, osp_wire_cstr_len(nv), vv.p, vl);
+    }
+    osp_labels_sort(out);
+}
+
 bool
 store_cache_ref(const store_cache_ent *e, const store_head *h, uint32_t *ref)
 {
-    /* ids are unique in the head, and e->id was derived from e->labels, so a
-     * series with e->id at e->ref is e's series */
+    /* e->ref was set when the head matched e's labels, and ids are unique in
+     * the head, so a series with e->id at e->ref is e's series */
     if (e->ref == UINT32_MAX || e->ref >= store_head_nseries(h) ||
         store_head_series(h, e->ref)->id != e->id)
         return false;
@@ -166,6 +178,8 @@ store_cache_sweep(store_cache *c, store_head *h)
     store_head_rdlock(h);
     store_cache_ent **keep = osp_calloc(c->n ? c->n : 1, sizeof(*keep));
     size_t nk = 0;
+    osp_labels ls;
+    osp_labels_init(&ls);
     for (size_t i = 0; i < c->cap; i++) {
         store_cache_ent *e = c->slots[i].ent;
         if (e == NULL)
@@ -173,14 +187,18 @@ store_cache_sweep(store_cache *c, store_head *h)
         c->slots[i].ent = NULL;
         uint32_t ref;
         e->next = NULL; /* it may be freed below */
-        if (store_head_find(h, e->id, &e->labels, &ref) == 0) {
+        osp_labels_reset(&ls);
+        if (e->ref != UINT32_MAX)
+            store_cache_labels(e, &ls);
+        if (e->ref != UINT32_MAX && store_head_find(h, e->id, &ls, &ref) == 0) {
             e->ref = ref;
             keep[nk++] = e;
         } else {
-            ent_free(e);
+            ent_free(e); /* gone, or never matched: a miss makes it again */
         }
     }
     store_head_unlock(h);
+    osp_labels_fini(&ls);
     c->n = nk;
     for (size_t i = 0; i < nk; i++)
         insert_slot(c, keep[i]);

@@ -1,6 +1,6 @@
 /* store_cache.h - the ingest series cache: the raw packed label bytes of a
  * Series (producers send byte-identical labels for a series every scrape) ->
- * its validated, sorted labels, id and head ref, so a known series skips
+ * its id and head ref (its labels are read back from the key when needed), so a known series skips
  * validation, copying, sorting, hashing and the head lookup. Single owner: the
  * ingest thread (or a test). */
 #ifndef STORE_CACHE_H
@@ -17,10 +17,10 @@ typedef struct store_cache store_cache;
 
 /* One cached series. */
 typedef struct store_cache_ent {
-    uint64_t hash;     /* store_cache_hash of key */
-    uint64_t id;       /* osp_labels_hash of labels */
-    osp_labels labels; /* sorted, validated, empty values dropped (owned, packed) */
-    uint32_t ref;      /* head ref last seen, or UINT32_MAX; checked before use */
+    uint64_t hash; /* store_cache_hash of key */
+    uint64_t id;   /* osp_labels_hash of the labels of key (store_cache_labels) */
+    uint32_t ref;  /* head ref, set only after the head matched the labels (not
+                    * just the id), or UINT32_MAX; checked before use */
     uint32_t keylen;
     /* the entry that came next in the last batch holding this one (NULL:
      * none known): producers send a target's series in the same order every
@@ -61,7 +61,14 @@ store_cache_follow(store_cache_ent *prev, store_cache_ent *e)
  * is returned unchanged. Entries stay valid until store_cache_trim or
  * store_cache_sweep. */
 store_cache_ent *store_cache_put(store_cache *c, const void *key, size_t len, uint64_t hash,
-                                 uint64_t id, const osp_labels *labels);
+                                 uint64_t id);
+
+/* store_cache_labels: the labels of e's key bytes (validated when e was
+ * put), sorted, empty values dropped, into out (initialised by the caller,
+ * emptied first, owned). The entry keeps no label set of its own: a hit whose
+ * ref is valid needs none, and the rest (a new series, refs moved by
+ * retention) are rare. */
+void store_cache_labels(const store_cache_ent *e, osp_labels *out);
 
 /* store_cache_ref: the head ref of e when its cached ref still names its
  * series (refs move when retention compacts the head). Head lock held. */

@@ -57,7 +57,15 @@ same_prep(const store_prep *a, const store_prep *b)
     assert_int_equal(a->n_meta, b->n_meta);
     for (size_t i = 0; i < a->n; i++) {
         assert_true(a->v[i].id == b->v[i].id);
-        assert_true(osp_labels_equal(&a->v[i].labels, &b->v[i].labels));
+        /* a hit holds no labels until needed: they read back from the key */
+        osp_labels bl;
+        osp_labels_init(&bl);
+        if (b->v[i].labels.n == 0 && b->v[i].ce != NULL)
+            store_cache_labels(b->v[i].ce, &bl);
+        else
+            osp_labels_copy(&bl, &b->v[i].labels);
+        assert_true(osp_labels_equal(&a->v[i].labels, &bl));
+        osp_labels_fini(&bl);
         assert_int_equal(a->v[i].n, b->v[i].n);
     }
 }
@@ -134,6 +142,51 @@ test_cache_hits_match_full_path(void **state)
     store_cache_free(c);
 }
 
+/* An entry's ref is set only once the head matched its labels: an entry
+ * whose id the head holds under other labels (a 64-bit collision) is dropped
+ * by a sweep, not tied to that series. */
+static void
+test_sweep_keeps_only_matched(void **state)
+{
+    (void)state;
+    store_cache *c = store_cache_new(0);
+    store_head *h = store_head_new();
+    osp_buf raw;
+    osp_buf_init(&raw);
+    batch(&raw, 1000, false);
+    store_prep p;
+    store_prep_init(&p);
+    store_prep_wire(&p, (osp_wire_view){raw.data, raw.len}, c);
+    assert_int_equal(p.n, 2);
+    osp_labels other;
+    osp_labels_init(&other);
+    osp_labels_addc(&other, "__name__", "someone_else");
+    uint32_t ref;
+    store_head_wrlock(h);
+    assert_int_equal(store_head_get_or_create(h, p.v[0].id, &other, &ref, NULL), 0);
+    store_head_unlock(h);
+    store_apply_res res = {0};
+    store_apply_prep(h, &p, INT64_MIN, 0, &res);
+    assert_int_equal(res.collisions, 1);
+    assert_int_equal(res.samples, 1);
+    assert_true(p.v[0].ce->ref == UINT32_MAX);
+    assert_true(p.v[1].ce->ref != UINT32_MAX);
+    store_prep_fini(&p);
+    assert_int_equal(store_cache_count(c), 2);
+    store_cache_sweep(c, h);
+    assert_int_equal(store_cache_count(c), 1);
+    /* the entry kept is the one of the series the head matched */
+    batch(&raw, 2000, false);
+    store_prep_init(&p);
+    store_prep_wire(&p, (osp_wire_view){raw.data, raw.len}, c);
+    assert_int_equal(p.cache_hits, 1);
+    store_prep_fini(&p);
+    osp_labels_fini(&other);
+    osp_buf_fini(&raw);
+    store_head_free(h);
+    store_cache_free(c);
+}
+
 static void
 test_cache_bound(void **state)
 {
@@ -142,9 +195,9 @@ test_cache_bound(void **state)
     osp_labels ls;
     osp_labels_init(&ls);
     osp_labels_addc(&ls, "__name__", "x");
-    assert_non_null(store_cache_put(c, "a", 1, store_cache_hash("a", 1), 1, &ls));
-    assert_non_null(store_cache_put(c, "b", 1, store_cache_hash("b", 1), 2, &ls));
-    assert_null(store_cache_put(c, "c", 1, store_cache_hash("c", 1), 3, &ls));
+    assert_non_null(store_cache_put(c, "a", 1, store_cache_hash("a", 1), 1));
+    assert_non_null(store_cache_put(c, "b", 1, store_cache_hash("b", 1), 2));
+    assert_null(store_cache_put(c, "c", 1, store_cache_hash("c", 1), 3));
     assert_non_null(store_cache_get(c, "a", 1, store_cache_hash("a", 1)));
     assert_null(store_cache_get(c, "ab", 2, store_cache_hash("a", 1)));
     assert_true(store_cache_trim(c));
@@ -155,7 +208,7 @@ test_cache_bound(void **state)
         char k[16];
         int n = snprintf(k, sizeof(k), "k%d", i);
         assert_non_null(
-            store_cache_put(c, k, (size_t)n, store_cache_hash(k, (size_t)n), (uint64_t)i, &ls));
+            store_cache_put(c, k, (size_t)n, store_cache_hash(k, (size_t)n), (uint64_t)i));
     }
     for (int i = 0; i < 3000; i++) {
         char k[16];
@@ -178,9 +231,9 @@ test_cache_follow(void **state)
     osp_labels ls;
     osp_labels_init(&ls);
     osp_labels_addc(&ls, "__name__", "x");
-    store_cache_ent *a = store_cache_put(c, "a", 1, store_cache_hash("a", 1), 1, &ls);
-    store_cache_ent *b = store_cache_put(c, "bb", 2, store_cache_hash("bb", 2), 2, &ls);
-    store_cache_ent *d = store_cache_put(c, "bc", 2, store_cache_hash("bc", 2), 3, &ls);
+    store_cache_ent *a = store_cache_put(c, "a", 1, store_cache_hash("a", 1), 1);
+    store_cache_ent *b = store_cache_put(c, "bb", 2, store_cache_hash("bb", 2), 2);
+    store_cache_ent *d = store_cache_put(c, "bc", 2, store_cache_hash("bc", 2), 3);
     assert_null(a->next);
     uint64_t h = 7;
     assert_true(store_cache_lookup(c, NULL, "bb", 2, &h) == b);
@@ -204,6 +257,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_hits_match_full_path),
+        cmocka_unit_test(test_sweep_keeps_only_matched),
         cmocka_unit_test(test_cache_bound),
         cmocka_unit_test(test_cache_follow),
     };
