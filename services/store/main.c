@@ -198,8 +198,7 @@ main(int argc, char **argv)
                             .retention_size = a.conf.retention_size,
                             .head_window_ms = a.conf.head_window_ms,
                             .chunk_max_age_ms = a.conf.chunk_max_age_ms,
-                            .compaction_window_ms = a.conf.compaction_window_ms,
-                            .compaction_budget_ms = a.conf.compaction_budget_ms};
+                            .compaction_window_ms = a.conf.compaction_window_ms};
     if (store_ingest_start(&io, &a.ingest) != 0) {
         fprintf(stderr, "osprey-store: cannot start the ingest thread\n");
         goto out;

@@ -18,7 +18,6 @@ typedef struct store_conf {
     int64_t head_window_ms;   /* persisted chunks kept in memory this long */
     int64_t chunk_max_age_ms; /* an open chunk is persisted at the latest after this */
     int64_t compaction_window_ms;
-    int64_t compaction_budget_ms;
     char *ingest;
     char *ack;
     char *query;

@@ -25,8 +25,9 @@
 #define PING_EVERY_MS 500
 #define PERSIST_EVERY_MS 1000
 #define COMPACT_EVERY_MS 5000
-#define COMPACT_SERIES 100 /* series per compaction transaction */
-#define PERSIST_BATCH 5000 /* chunks per write transaction */
+#define COMPACT_BUDGET_MS 300 /* compaction work per turn, so acks keep flowing */
+#define COMPACT_SERIES 100    /* series per compaction transaction */
+#define PERSIST_BATCH 5000    /* chunks per write transaction */
 
 /* A compaction window with level-0 chunks to merge. A pass walks its series in
  * id order from a cursor (each transaction continues after the last series of
@@ -52,7 +53,6 @@ struct store_ingest {
     int64_t retention_ms; /* atomic */
     size_t retention_size;
     int64_t head_window_ms, chunk_max_age_ms, compaction_window_ms;
-    int64_t compaction_budget_ms; /* compaction work per turn, so acks keep flowing */
     osp_ratelim rl;
     int64_t next_retention_ms, next_persist_ms, next_compact_ms;
     int64_t trimmed_to; /* batch log trimmed below this received_ms */
@@ -406,8 +406,7 @@ persist(store_ingest *in)
     }
 }
 
-/* compact: merge the chunks of cold dirty windows, for at most
- * compaction_budget_ms (at least one transaction). */
+/* compact: merge the chunks of cold dirty windows, for at most COMPACT_BUDGET_MS. */
 static void
 compact(store_ingest *in)
 {
@@ -418,7 +417,7 @@ compact(store_ingest *in)
     int64_t delay = in->compaction_window_ms < 1200000 ? in->compaction_window_ms : 1200000;
     int64_t t0 = osp_mono_ns() / 1000000;
     size_t i = 0;
-    while (i < in->ndirty && osp_mono_ns() / 1000000 - t0 < in->compaction_budget_ms) {
+    while (i < in->ndirty && osp_mono_ns() / 1000000 - t0 < COMPACT_BUDGET_MS) {
         dirty_win *dw = &in->dirty[i];
         int64_t w0 = dw->w, w1 = w0 + in->compaction_window_ms;
         if (w1 + delay > now) {
@@ -636,7 +635,6 @@ store_ingest_start(const store_ingest_opts *opts, store_ingest **out)
     in->chunk_max_age_ms = opts->chunk_max_age_ms > 0 ? opts->chunk_max_age_ms : 900000;
     in->compaction_window_ms =
         opts->compaction_window_ms > 0 ? opts->compaction_window_ms : 7200000;
-    in->compaction_budget_ms = opts->compaction_budget_ms > 0 ? opts->compaction_budget_ms : 300;
     in->next_retention_ms = osp_now_ms() + 5000;
     osp_metric_set(in->st->pg_up, 0);
     if (pthread_create(&in->thread, NULL, ingest_main, in) != 0) {

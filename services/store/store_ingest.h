@@ -27,7 +27,6 @@ typedef struct store_ingest_opts {
     int64_t head_window_ms;       /* 0: persisted chunks leave memory at once */
     int64_t chunk_max_age_ms;     /* 0: 15 minutes */
     int64_t compaction_window_ms; /* 0: 2 hours; must divide 24h */
-    int64_t compaction_budget_ms; /* work per compaction turn; 0: 300 ms */
 } store_ingest_opts;
 
 /* store_ingest_start: start the thread. *out written on success (OSP_EIO when
