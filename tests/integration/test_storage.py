@@ -139,10 +139,15 @@ def test_retention_drops_partitions():
                                          "--head-window", "0s"))
     try:
         ages = (5, 3, 1)
+
+        def t0(age):
+            # noon UTC of the day `age` days ago: the 40 samples never straddle midnight
+            return (now - age * DAY) // DAY * DAY + DAY // 2
+
         text = ""
         for age in ages:
-            t0 = now - age * DAY
-            text += "".join('ret{age="%dd"} %d %d\n' % (age, k, t0 + k * STEP) for k in range(40))
+            text += "".join('ret{age="%dd"} %d %d\n' % (age, k, t0(age) + k * STEP)
+                            for k in range(40))
         c.store.import_text(text)
 
         def parts():
@@ -152,7 +157,7 @@ def test_retention_drops_partitions():
         h.wait_until(lambda: len(parts()) >= 3, 30, what="three day partitions")
         for age in ages:
             d = c.store.query('count_over_time(ret{age="%dd"}[1h])' % age,
-                              t=(now - age * DAY + 40 * STEP) / 1000)
+                              t=(t0(age) + 40 * STEP) / 1000)
             assert d["result"] and d["result"][0]["value"][1] == "40", (age, d)
         before = parts()
         c.store.stop()
@@ -164,7 +169,7 @@ def test_retention_drops_partitions():
         assert len(before - after) == 2 and len(after) == len(before) - 2, (before, after)
         for age, want in ((5, None), (3, None), (1, "40")):
             d = c.store.query('count_over_time(ret{age="%dd"}[1h])' % age,
-                              t=(now - age * DAY + 40 * STEP) / 1000)
+                              t=(t0(age) + 40 * STEP) / 1000)
             got = d["result"][0]["value"][1] if d["result"] else None
             assert got == want, (age, d)
         st, _, body = h.http("GET", c.store.url + "/metrics")
