@@ -379,33 +379,17 @@ log_record(const store_prep *p, osp_buf *out)
         const store_prep_series *ps = &p->v[i];
         if (ps->collide || ps->n == 0)
             continue;
+        store_logrec_series(&w, ps->id, ps->n);
         if (ps->n == 1) {
-            store_logrec_series(&w, ps->id, 1);
             store_logrec_sample(&w, ps->t, ps->v);
             continue;
         }
-        size_t start = out->len, got = 0;
-        int64_t prev_t = w.prev_t, t;
-        double v;
-        store_logrec_series(&w, ps->id, ps->n);
+        /* on validated input the scan counted exactly the samples read here */
         osp_wire_it it;
         osp_wire_it_init(&it, ps->msg);
-        while (got < ps->n && osp_wire_next_sample(&it, &t, &v)) {
-            store_logrec_sample(&w, t, v);
-            got++;
-        }
-        if (got == ps->n)
-            continue;
-        /* fewer samples than the scan counted (not seen on validated
-         * input): write the series again with the true count */
-        out->len = start;
-        out->data[start] = '\0';
-        w.prev_t = prev_t;
-        if (got == 0)
-            continue;
-        store_logrec_series(&w, ps->id, got);
-        osp_wire_it_init(&it, ps->msg);
-        for (size_t k = 0; k < got && osp_wire_next_sample(&it, &t, &v); k++)
+        int64_t t;
+        double v;
+        while (osp_wire_next_sample(&it, &t, &v))
             store_logrec_sample(&w, t, v);
     }
 }
