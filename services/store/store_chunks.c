@@ -397,12 +397,60 @@ fail:
 
 /* ---- compaction ---- */
 
-/* merge_series: decode rows [lo, hi) of r (one series, seq order), merge and
- * append the level-1 output rows to out. Returns 0; OSP_EINVAL when a chunk
- * could not be encoded (the transaction must not go on to delete the rows). */
+/* Output rows of a compaction; data holds offsets into bytes until the caller
+ * fixes them up (bytes moves while it grows). */
+typedef struct compact_out {
+    chunk_row *rows;
+    size_t n, cap;
+    osp_buf bytes;
+} compact_out;
+
+/* emit: samples [0, k) of one series as dense chunks of the given level, each
+ * as long as fits STORE_COMPACT_BYTES (inline in the row). */
 static int
-merge_series(PGresult *r, int lo, int hi, chunk_row **out, size_t *nout, size_t *cap,
-             store_compact_res *res, osp_buf *bytes)
+emit(compact_out *o, int64_t sid, int64_t seq, int level, const int64_t *ts, const double *vs,
+     size_t k, store_compact_res *res)
+{
+    for (size_t i = 0; i < k;) {
+        size_t m = k - i < STORE_COMPACT_SAMPLES ? k - i : STORE_COMPACT_SAMPLES, used = 0, len = 0;
+        uint8_t *b = NULL;
+        if (osp_dchunk_encode_fit(ts + i, vs + i, m, STORE_COMPACT_BYTES, &b, &len, &used) != 0 ||
+            used == 0)
+            return OSP_EINVAL; /* not after the merge (strictly increasing; one sample fits) */
+        if (o->n == o->cap) {
+            o->cap = o->cap ? o->cap * 2 : 256;
+            o->rows = osp_reallocarray(o->rows, o->cap, sizeof(*o->rows));
+        }
+        o->rows[o->n++] = (chunk_row){.series_id = sid,
+                                      .min_t = ts[i],
+                                      .max_t = ts[i + used - 1],
+                                      .seq = seq,
+                                      .n = (uint32_t)used,
+                                      .level = level,
+                                      .data = (const uint8_t *)(uintptr_t)o->bytes.len,
+                                      .len = len};
+        osp_buf_append(&o->bytes, b, len);
+        osp_free(b);
+        res->chunks_out++;
+        res->samples += used;
+        if (level == 0) {
+            if (res->spilled == 0 || ts[i] < res->spill_lo)
+                res->spill_lo = ts[i];
+            if (res->spilled == 0 || ts[i] > res->spill_hi)
+                res->spill_hi = ts[i];
+            res->spilled += used;
+        }
+        i += used;
+    }
+    return 0;
+}
+
+/* merge_series: decode rows [lo, hi) of r (one series, seq order), merge and
+ * append the output rows to o: level 1 before w1, level 0 (spilled) from w1 on.
+ * Returns 0; OSP_EINVAL when a chunk could not be encoded (the transaction
+ * must not go on to delete the rows). */
+static int
+merge_series(PGresult *r, int lo, int hi, int64_t w1, compact_out *o, store_compact_res *res)
 {
     size_t n = 0, capn = 0;
     int64_t *ts = NULL;
@@ -431,40 +479,18 @@ merge_series(PGresult *r, int lo, int hi, chunk_row **out, size_t *nout, size_t 
     }
     /* rows come in seq order: the first-written value of a timestamp wins */
     size_t k = store_samples_merge(ts, vs, n, &res->duplicates, &res->conflicts);
-    /* dense chunks, each as long as fits STORE_COMPACT_BYTES (inline in the row) */
-    for (size_t i = 0; i < k;) {
-        size_t m = k - i < STORE_COMPACT_SAMPLES ? k - i : STORE_COMPACT_SAMPLES, used = 0, len = 0;
-        uint8_t *b = NULL;
-        if (osp_dchunk_encode_fit(ts + i, vs + i, m, STORE_COMPACT_BYTES, &b, &len, &used) != 0 ||
-            used == 0) {
-            /* not after the merge (strictly increasing; one sample always fits) */
-            osp_free(ts);
-            osp_free(vs);
-            return OSP_EINVAL;
-        }
-        if (*nout == *cap) {
-            *cap = *cap ? *cap * 2 : 256;
-            *out = osp_reallocarray(*out, *cap, sizeof(**out));
-        }
-        /* data offsets into bytes; fixed up by the caller once bytes stops moving */
-        (*out)[(*nout)++] = (chunk_row){.series_id = sid,
-                                        .min_t = ts[i],
-                                        .max_t = ts[i + used - 1],
-                                        .seq = seq,
-                                        .n = (uint32_t)used,
-                                        .level = 1,
-                                        .data = (const uint8_t *)(uintptr_t)bytes->len,
-                                        .len = len};
-        osp_buf_append(bytes, b, len);
-        osp_free(b);
-        res->chunks_out++;
-        res->samples += used;
-        i += used;
-    }
+    size_t cut = k;
+    while (cut > 0 && ts[cut - 1] >= w1)
+        cut--;
+    /* the spilled samples keep the oldest seq, so they still win over later writes */
+    int rc = emit(o, sid, seq, 1, ts, vs, cut, res);
+    if (rc == 0)
+        rc = emit(o, sid, seq, 0, ts + cut, vs + cut, k - cut, res);
     osp_free(ts);
     osp_free(vs);
-    res->series++;
-    return 0;
+    if (rc == 0)
+        res->series++;
+    return rc;
 }
 
 int
@@ -515,50 +541,62 @@ store_chunks_compact(store_pg *pg, int64_t w0, int64_t w1, const int64_t *after,
     const char *v4[] = {a, b, osp_buf_cstr(&ids)};
     snprintf(sql, sizeof(sql),
              "SELECT series_id, seq, data FROM %s WHERE min_t >= $1 AND min_t < $2"
-             " AND series_id = ANY($3::bigint[]) ORDER BY series_id, seq FOR UPDATE",
+             " AND series_id = ANY($3::bigint[]) ORDER BY series_id, seq FOR UPDATE NOWAIT",
              part);
     r = PQexecParams(pg->conn, sql, 3, NULL, v4, NULL, NULL, 1);
     if ((rc = store_pg_check(pg, r, "compaction read", true, ei)) != 0) {
         osp_buf_fini(&ids);
         goto fail;
     }
-    chunk_row *out = NULL;
-    size_t nout = 0, cap = 0;
-    osp_buf bytes;
-    osp_buf_init(&bytes);
+    compact_out o = {0};
+    osp_buf_init(&o.bytes);
     int rows = PQntuples(r);
     for (int i = 0; i < rows;) {
         int j = i + 1;
         while (j < rows && memcmp(PQgetvalue(r, j, 0), PQgetvalue(r, i, 0), 8) == 0)
             j++;
-        if (merge_series(r, i, j, &out, &nout, &cap, res, &bytes) != 0) {
+        if (merge_series(r, i, j, w1, &o, res) != 0) {
             rc = osp_errinfo_set(ei, OSP_EINVAL, 0, 0, "compaction could not encode a series");
             break;
         }
         i = j;
     }
     PQclear(r);
-    if (rc != 0) {
-        osp_free(out);
-        osp_buf_fini(&bytes);
-        osp_buf_fini(&ids);
-        goto fail;
+    /* spilled chunks may begin on the next day; a partition made here goes away
+     * with a rollback, so it is forgotten then */
+    int64_t *made = NULL;
+    size_t nmade = 0;
+    for (size_t i = 0; i < o.n && rc == 0 && res->spilled > 0; i++) {
+        int64_t d = store_partition_day(o.rows[i].min_t);
+        if (o.rows[i].level != 0 || part_known(d))
+            continue;
+        if ((rc = ensure_partition(pg, d, ei)) == 0) {
+            made = osp_reallocarray(made, nmade + 1, sizeof(*made));
+            made[nmade++] = d;
+        }
     }
-    for (size_t i = 0; i < nout; i++)
-        out[i].data = (const uint8_t *)bytes.data + (uintptr_t)out[i].data;
-    snprintf(sql, sizeof(sql),
-             "DELETE FROM %s WHERE min_t >= $1 AND min_t < $2 AND series_id = ANY($3::bigint[])",
-             part);
-    rc = store_pg_check(pg, PQexecParams(pg->conn, sql, 3, NULL, v4, NULL, NULL, 0),
-                        "compaction delete", false, ei);
+    if (rc == 0) {
+        for (size_t i = 0; i < o.n; i++)
+            o.rows[i].data = (const uint8_t *)o.bytes.data + (uintptr_t)o.rows[i].data;
+        snprintf(sql, sizeof(sql),
+                 "DELETE FROM %s WHERE min_t >= $1 AND min_t < $2"
+                 " AND series_id = ANY($3::bigint[])",
+                 part);
+        rc = store_pg_check(pg, PQexecParams(pg->conn, sql, 3, NULL, v4, NULL, NULL, 0),
+                            "compaction delete", false, ei);
+    }
     osp_buf_fini(&ids);
     if (rc == 0)
-        rc = insert_rows(pg, out, nout, ei);
-    osp_free(out);
-    osp_buf_fini(&bytes);
-    if (rc != 0)
-        goto fail;
-    return store_pg_exec(pg, "COMMIT", ei);
+        rc = insert_rows(pg, o.rows, o.n, ei);
+    osp_free(o.rows);
+    osp_buf_fini(&o.bytes);
+    if (rc == 0 && (rc = store_pg_exec(pg, "COMMIT", ei)) == 0) {
+        osp_free(made);
+        return 0;
+    }
+    for (size_t i = 0; i < nmade; i++)
+        part_set(made[i], false);
+    osp_free(made);
 fail:
     if (store_pg_ok(pg))
         store_pg_exec(pg, "ROLLBACK", NULL);

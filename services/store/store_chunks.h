@@ -80,15 +80,23 @@ typedef struct store_compact_res {
     size_t conflicts;  /* same timestamp, other value: the later-written one dropped */
     bool more;         /* work is left in this window after series id last */
     int64_t last;      /* the highest series id looked at (when more) */
+    /* samples at or after w1 (a level-0 chunk that began in the window ran on past
+     * its end) went back as level-0 chunks beginning at w1 or later: their windows,
+     * from spill_lo to spill_hi (min_t), need a compaction of their own */
+    size_t spilled;
+    int64_t spill_lo, spill_hi;
 } store_compact_res;
 
 /* store_chunks_compact: rewrite up to max_series series with id > *after
  * (after NULL: from the lowest id; ids are signed) that
- * have a level-0 chunk and more than one chunk with min_t in [w0, w1) (one
- * partition day): their chunks there are merged (first-written value wins)
- * into level-1 chunks of STORE_COMPACT_SAMPLES / STORE_COMPACT_BYTES, in one
- * transaction. When res->more, the next call continues with after = &res->last
- * (a pass over a window then reads each of its rows once). */
+ * have a level-0 chunk with min_t in [w0, w1) (one partition day): their
+ * chunks there are merged (first-written value wins) into level-1 chunks of
+ * STORE_COMPACT_SAMPLES / STORE_COMPACT_BYTES within [w0, w1), in one
+ * transaction; samples past w1 go back as level-0 chunks (res->spilled), so a
+ * compacted window holds each of its samples once and no sample of another. When res->more, the
+ * next call continues with after = &res->last (a pass over a window then reads each of its rows
+ * once). Rows another transaction holds locked (a second store compacting the same database) are
+ * not waited for: OSP_EAGAIN, nothing changed. */
 int store_chunks_compact(store_pg *pg, int64_t w0, int64_t w1, const int64_t *after,
                          size_t max_series, store_compact_res *res, osp_errinfo *ei);
 

@@ -433,8 +433,16 @@ compact(store_ingest *in)
         osp_errinfo ei;
         osp_errinfo_clear(&ei);
         int64_t c0 = osp_mono_ns();
-        if (store_chunks_compact(in->pg, w0, w1, dw->started ? &dw->after : NULL, COMPACT_SERIES,
-                                 &res, &ei) != 0) {
+        int rc = store_chunks_compact(in->pg, w0, w1, dw->started ? &dw->after : NULL,
+                                      COMPACT_SERIES, &res, &ei);
+        if (rc == OSP_EAGAIN) {
+            /* another compactor holds these rows: this window next turn, the others now */
+            osp_log(OSP_LOG_INFO, "store.ingest", "compaction window busy; retried", "error",
+                    ei.msg, NULL);
+            i++;
+            continue;
+        }
+        if (rc != 0) {
             osp_log(OSP_LOG_WARN, "store.ingest", "compaction failed; retried", "error", ei.msg,
                     NULL);
             return;
@@ -462,6 +470,11 @@ compact(store_ingest *in)
             memmove(in->dirty + i, in->dirty + i + 1, (in->ndirty - i - 1) * sizeof(*in->dirty));
             in->ndirty--;
         }
+        /* later windows (sorted after i) that got this window's overhang */
+        if (res.spilled > 0)
+            for (int64_t w = window_of(in, res.spill_lo); w <= res.spill_hi;
+                 w += in->compaction_window_ms)
+                dirty_add(in, w);
     }
     if (i < in->ndirty)
         in->next_compact_ms = now; /* budget spent with cold work left: continue next turn */

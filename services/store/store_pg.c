@@ -106,11 +106,18 @@ store_pg_check(store_pg *pg, PGresult *r, const char *what, bool keep, osp_errin
     char msg[400];
     snprintf(msg, sizeof(msg), "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(pg->conn));
     chomp(msg);
+    /* 55P03 lock_not_available: a NOWAIT lock is held by another transaction */
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    bool locked = state != NULL && strcmp(state, "55P03") == 0;
     PQclear(r);
     bool down = PQstatus(pg->conn) != CONNECTION_OK;
     if (down)
         store_pg_close(pg);
-    return osp_errinfo_set(ei, down ? OSP_EUNAVAIL : OSP_EIO, 0, 0, "%s: %s", what, msg);
+    return osp_errinfo_set(ei,
+                           down     ? OSP_EUNAVAIL
+                           : locked ? OSP_EAGAIN
+                                    : OSP_EIO,
+                           0, 0, "%s: %s", what, msg);
 }
 
 int

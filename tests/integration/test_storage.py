@@ -67,7 +67,26 @@ def test_backfill_compaction_and_kill9():
     start = (int(time.time() * 1000) - 2 * DAY) // 3600000 * 3600000
     c = h.Cluster("st-bf", store_extra=("--chunk-max-age", "2s", "--head-window", "10m",
                                         "--retention", "30d", "--compaction-window", "1h"))
+    lock = None
     try:
+        # A second connection holds bf{i="0"}'s rows of the first hour locked, as a second
+        # store compacting the same database would: compaction does not wait for them but
+        # merges the other series and windows, so the kill -9 below comes while the first
+        # hour is compacted in part, however fast the machine is.
+        c.store.import_text('bf{i="0",job="backfill"} 0 %d\n' % start)
+        sid = h.wait_until(lambda: c.pg.sql("SELECT series_id FROM osprey_series"
+                                            " WHERE labels->>'i' = '0'"), 30, what="bf{i=0}")
+        lock = c.pg.session()
+
+        def locked():
+            lock.run("BEGIN")
+            got = int(lock.run("SELECT count(*) FROM (SELECT 1 FROM osprey_chunks"
+                               " WHERE series_id = %s AND min_t >= %d AND min_t < %d"
+                               " FOR UPDATE) x" % (sid, start, start + 3600000)))
+            if got == 0:
+                lock.run("ROLLBACK")
+            return got > 0
+        h.wait_until(locked, 60, interval=0.2, what="a chunk row of bf{i=0} locked")
         # the second half first: the first half then arrives out of order
         for half in (False, True):
             text = backfill_text(nseries, start, n, first_half_only=half)
@@ -88,13 +107,15 @@ def test_backfill_compaction_and_kill9():
         assert metric(c.store, "osprey_store_samples_rejected_total") >= 1
         d = c.store.query("recent[5m]")
         assert [v for _, v in d["result"][0]["values"]] == ["1"], d
-        # kill -9 as soon as compaction has started (more windows remain)
+        # kill -9 as soon as compaction has started
         h.wait_until(lambda: metric(c.store, "osprey_store_compactions_total") >= 1, 120,
                      interval=0.05, what="compaction started")
         c.store.kill9()
         left = nseries * n - level1_samples(c.pg)
         h.log("killed during compaction;", left, "samples not yet in compacted chunks")
         assert left > 0, "the kill came after compaction had finished"
+        assert "compaction window busy" in c.store.output(), "the locked window was waited for"
+        lock.close()
         c.store.start()
         assert snapshot(c.store, end_s, span) == before, "answers changed after kill -9"
         def compacted():
@@ -117,6 +138,10 @@ def test_backfill_compaction_and_kill9():
         h.log("compacted: %d samples in %d chunks, %.2f bytes/sample of chunk data" % (
             samples, nchunks, nbytes / samples))
         assert samples == nseries * n, samples
+        # a compacted chunk stays inside its window (what ran past it was merged with the
+        # next window's chunks, not kept twice)
+        assert c.pg.sql("SELECT count(*) FROM osprey_chunks WHERE level = 1"
+                        " AND min_t / 3600000 <> max_t / 3600000") == "0"
         # compacted chunks are dense chunks (format byte 0xd1): this regular counter data
         # takes a fraction of a byte per sample (XOR chunks: ~1.5)
         assert int(c.pg.sql("SELECT count(*) FROM osprey_chunks WHERE level = 1"
@@ -130,6 +155,8 @@ def test_backfill_compaction_and_kill9():
         c.store.start()
         assert snapshot(c.store, end_s, span) == before
     finally:
+        if lock is not None:
+            lock.close()
         c.close()
 
 

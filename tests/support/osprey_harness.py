@@ -199,6 +199,38 @@ class Postgres:
                            capture_output=True, text=True)
         return r.stdout.strip()
 
+    def session(self):
+        """A psql connection kept open (to hold a transaction and its locks)."""
+        return PgSession(self)
+
+
+class PgSession:
+    """One psql process on stdin/stdout: run() sends statements and returns their
+    output; the connection (and an open transaction) lives until close()."""
+
+    MARK = "--osprey-harness-done--"
+
+    def __init__(self, pg):
+        self.p = subprocess.Popen(["psql", "-X", "-A", "-t", "-q", "-h", pg.sock, "-p",
+                                   str(pg.port), "-U", "osprey", "-d", "osprey"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, bufsize=1)
+
+    def run(self, q):
+        self.p.stdin.write(q.rstrip().rstrip(";") + ";\n\\echo " + self.MARK + "\n")
+        self.p.stdin.flush()
+        out = []
+        for line in self.p.stdout:
+            if line.rstrip("\n") == self.MARK:
+                return "\n".join(out).strip()
+            out.append(line.rstrip("\n"))
+        raise AssertionError("psql session ended: %s" % "\n".join(out))
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.stdin.close()
+            self.p.wait(timeout=30)
+
 
 class Redis:
     def __init__(self, tmp):
