@@ -71,13 +71,27 @@ osp_test_path(const char *rel)
     return strdup(out);
 }
 
+/* The directory of osp_test_write(NULL, ...): one a process, removed at exit. */
+static char *scratch;
+
+static void
+scratch_remove(void)
+{
+    osp_test_rmtree(scratch);
+    free(scratch);
+    scratch = NULL;
+}
+
 char *
 osp_test_write(const char *dir, const char *name, const char *text)
 {
-    char *tmp = dir ? NULL : osp_test_tmpdir("osptest");
+    if (dir == NULL && scratch == NULL) {
+        if ((scratch = osp_test_tmpdir("osptest")) == NULL)
+            return NULL;
+        atexit(scratch_remove);
+    }
     char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", dir ? dir : tmp, name);
-    free(tmp);
+    snprintf(path, sizeof(path), "%s/%s", dir ? dir : scratch, name);
     FILE *f = fopen(path, "w");
     if (f == NULL)
         return NULL;

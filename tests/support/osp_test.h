@@ -19,8 +19,9 @@ char *osp_test_slurp(const char *path, size_t *len);
 /* osp_test_path: "$OSP_SOURCE_DIR/<rel>" (or "$OSP_SHARED_DIR/<rel>" when rel starts
  * with "shared/"); static buffer per call site is not kept: caller frees. */
 char *osp_test_path(const char *rel);
-/* osp_test_write: write text to dir/name (dir NULL: a fresh temporary directory,
- * left for the test's teardown or the OS); returns the path, caller frees. */
+/* osp_test_write: write text to dir/name (dir NULL: the process's scratch
+ * directory, removed at exit; a later file of the same name replaces the
+ * earlier one); returns the path, caller frees. */
 char *osp_test_write(const char *dir, const char *name, const char *text);
 /* osp_test_free_port: a TCP port on 127.0.0.1 that was free a moment ago. */
 int osp_test_free_port(void);

@@ -308,6 +308,7 @@ test_payloads(void **state)
                          0);
     assert_non_null(strstr(ei.file, "c.tmpl"));
     assert_int_equal(ei.line, 3);
+    osp_test_rmtree(dir);
     osp_free(dir);
 }
 
