@@ -264,7 +264,8 @@ static void
 add_chunk(store_head *h, store_hdata *hd, store_chunk c)
 {
     if (hd->nch == hd->capch) {
-        hd->capch = hd->capch ? hd->capch * 2 : 4;
+        /* from one: with a short head window most series hold one or two */
+        hd->capch = hd->capch ? hd->capch * 2 : 1;
         hd->ch = osp_reallocarray(hd->ch, hd->capch, sizeof(*hd->ch));
     }
     uint32_t i = hd->nch;
@@ -557,6 +558,12 @@ evict_one(store_head *h, store_series *s, int64_t mem_cut, int64_t drop_before)
         }
     }
     hd->nch = k;
+    if (k == 0 && hd->capch > 0) {
+        /* the array of an empty series goes too (48 bytes a chunk of capacity) */
+        osp_free(hd->ch);
+        hd->ch = NULL;
+        hd->capch = 0;
+    }
     if (hd->ooo_n > 0 && hd->ooo_t[0] < drop_before) {
         size_t d = store_lower_bound(hd->ooo_t, hd->ooo_n, drop_before);
         memmove(hd->ooo_t, hd->ooo_t + d, (hd->ooo_n - d) * sizeof(*hd->ooo_t));
