@@ -21,7 +21,23 @@ store_head_new(void)
     pthread_mutex_init(&h->rank_mu, NULL);
     h->ix = store_index_new();
     h->mem_cut = INT64_MIN;
+    h->span_ms = STORE_PARTITION_MS;
     return h;
+}
+
+void
+store_head_set_chunk_span(store_head *h, int64_t span_ms)
+{
+    if (span_ms > 0 && STORE_PARTITION_MS % span_ms == 0)
+        h->span_ms = span_ms;
+}
+
+/* span_of: the chunk span t falls in (floor division: t may be negative). */
+static inline int64_t
+span_of(const store_head *h, int64_t t)
+{
+    int64_t q = t / h->span_ms;
+    return t % h->span_ms < 0 ? q - 1 : q;
 }
 
 static size_t
@@ -415,8 +431,7 @@ store_head_append(store_head *h, uint32_t ref, int64_t t, double v, int64_t arri
     if (t > s->last_t) {
         size_t n = osp_chunk_app_count(&hd->app);
         if (n >= STORE_CHUNK_SAMPLES ||
-            (n > 0 &&
-             store_partition_day(t) != store_partition_day(osp_chunk_app_min_t(&hd->app)))) {
+            (n > 0 && span_of(h, t) != span_of(h, osp_chunk_app_min_t(&hd->app)))) {
             close_app(h, hd);
             n = 0;
         }

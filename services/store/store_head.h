@@ -180,6 +180,12 @@ typedef struct store_tick {
 size_t store_head_tick(store_head *h, const store_tick *tk, store_chunk_ref **out, size_t *cap,
                        int64_t *watermark);
 
+/* store_head_set_chunk_span: open chunks close where their samples would
+ * cross a multiple of span_ms since the epoch (the compaction window, so a
+ * chunk never holds samples of two windows; it must divide a partition day).
+ * Default: STORE_PARTITION_MS. Write lock held. */
+void store_head_set_chunk_span(store_head *h, int64_t span_ms);
+
 /* store_head_set_mem_cut / store_head_mem_cut: the memory cut (INT64_MIN
  * until the first store_head_set_mem_cut: all data is in memory). */
 void store_head_set_mem_cut(store_head *h, int64_t mem_cut);

@@ -20,6 +20,7 @@ struct store_head {
     size_t bytes;    /* chunk bytes + out-of-order buffers + appender buffers */
     uint64_t appended;
     int64_t mem_cut;
+    int64_t span_ms; /* open chunks close where t crosses a multiple of this */
     store_index *ix;
     store_qcache *qc; /* told of every chunk persisted (borrowed; NULL: none) */
     /* the label order of the catalog, for sorting selections: rank[ref] for

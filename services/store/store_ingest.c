@@ -648,6 +648,11 @@ store_ingest_start(const store_ingest_opts *opts, store_ingest **out)
     in->chunk_max_age_ms = opts->chunk_max_age_ms > 0 ? opts->chunk_max_age_ms : 900000;
     in->compaction_window_ms =
         opts->compaction_window_ms > 0 ? opts->compaction_window_ms : 7200000;
+    /* in-order chunks end at window boundaries: compaction then rarely has an
+     * overhang to send on to the next window */
+    store_head_wrlock(in->head);
+    store_head_set_chunk_span(in->head, in->compaction_window_ms);
+    store_head_unlock(in->head);
     in->next_retention_ms = osp_now_ms() + 5000;
     osp_metric_set(in->st->pg_up, 0);
     if (pthread_create(&in->thread, NULL, ingest_main, in) != 0) {

@@ -356,6 +356,38 @@ test_promql_over_head(void **state)
     store_head_free(h);
 }
 
+/* With a chunk span set (the compaction window), a sample past a span
+ * boundary closes the open chunk; a span that does not divide a day is
+ * ignored. */
+static void
+test_chunk_span(void **state)
+{
+    (void)state;
+    store_head *h = store_head_new();
+    store_head_wrlock(h);
+    uint32_t r = add_series(h, "m", NULL, NULL, NULL, NULL);
+    int64_t day = STORE_PARTITION_MS;
+    store_head_set_chunk_span(h, 60000);
+    for (int i = 0; i < 70; i++)
+        assert_int_equal(store_head_append(h, r, day + i * 1000, i, 1000), STORE_APPEND_OK);
+    store_chunk_ref refs[4];
+    assert_int_equal(store_head_unpersisted(h, refs, 4), 1);
+    assert_int_equal(refs[0].min_t, day);
+    assert_int_equal(refs[0].max_t, day + 59000);
+    assert_int_equal(refs[0].n, 60);
+    store_head_mark_persisted(h, refs, 1);
+    /* a sample two spans on closes the 60..69 s chunk */
+    assert_int_equal(store_head_append(h, r, day + 120000, 1, 1000), STORE_APPEND_OK);
+    assert_int_equal(store_head_unpersisted(h, refs, 4), 1); /* the 60..69 s chunk */
+    assert_int_equal(refs[0].n, 10);
+    store_head_mark_persisted(h, refs, 1);
+    store_head_set_chunk_span(h, 7000); /* does not divide a day: the 60 s span stays */
+    assert_int_equal(store_head_append(h, r, day + 150000, 2, 1000), STORE_APPEND_OK);
+    assert_int_equal(store_head_unpersisted(h, refs, 4), 0);
+    store_head_unlock(h);
+    store_head_free(h);
+}
+
 /* Chunks close at STORE_CHUNK_SAMPLES and at partition boundaries; the
  * persister sees closed chunks; the watermark follows what is unpersisted;
  * eviction frees persisted chunks before the memory cut and retention drops
@@ -590,15 +622,11 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append_rules),
-        cmocka_unit_test(test_find_and_collision),
-        cmocka_unit_test(test_index_matchers),
-        cmocka_unit_test(test_promql_over_head),
-        cmocka_unit_test(test_chunks_and_eviction),
-        cmocka_unit_test(test_samples_merge),
-        cmocka_unit_test(test_tick_equals_calls),
-        cmocka_unit_test(test_prep_validation),
-        cmocka_unit_test(test_index_matchers_vs_brute),
+        cmocka_unit_test(test_append_rules),        cmocka_unit_test(test_find_and_collision),
+        cmocka_unit_test(test_index_matchers),      cmocka_unit_test(test_promql_over_head),
+        cmocka_unit_test(test_chunks_and_eviction), cmocka_unit_test(test_chunk_span),
+        cmocka_unit_test(test_samples_merge),       cmocka_unit_test(test_tick_equals_calls),
+        cmocka_unit_test(test_prep_validation),     cmocka_unit_test(test_index_matchers_vs_brute),
         cmocka_unit_test(test_sort_refs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
