@@ -32,14 +32,6 @@ store_head_set_chunk_span(store_head *h, int64_t span_ms)
         h->span_ms = span_ms;
 }
 
-/* span_of: the chunk span t falls in (floor division: t may be negative). */
-static inline int64_t
-span_of(const store_head *h, int64_t t)
-{
-    int64_t q = t / h->span_ms;
-    return t % h->span_ms < 0 ? q - 1 : q;
-}
-
 static size_t
 hdata_bytes(const store_hdata *hd)
 {
@@ -269,10 +261,7 @@ store_head_get_or_create(store_head *h, uint64_t id, const osp_labels *sorted, u
 int64_t
 store_partition_day(int64_t t)
 {
-    int64_t q = t / STORE_PARTITION_MS;
-    if (t % STORE_PARTITION_MS < 0)
-        q--;
-    return q;
+    return store_floor_div(t, STORE_PARTITION_MS);
 }
 
 /* add_chunk: a closed chunk (data adopted) into hd->ch, kept sorted by min_t. */
@@ -430,8 +419,11 @@ store_head_append(store_head *h, uint32_t ref, int64_t t, double v, int64_t arri
     store_hdata *hd = hdata_get(h, s);
     if (t > s->last_t) {
         size_t n = osp_chunk_app_count(&hd->app);
+        /* t is after the open chunk's samples: it crosses a span boundary when it
+         * reaches the start of the span after the chunk's first one */
         if (n >= STORE_CHUNK_SAMPLES ||
-            (n > 0 && span_of(h, t) != span_of(h, osp_chunk_app_min_t(&hd->app)))) {
+            (n > 0 &&
+             t >= (store_floor_div(osp_chunk_app_min_t(&hd->app), h->span_ms) + 1) * h->span_ms)) {
             close_app(h, hd);
             n = 0;
         }

@@ -34,6 +34,14 @@ typedef struct store_head store_head;
 /* Chunks never span a partition boundary of the chunk tables (UTC days), so
  * a chunk lies in the partition of its min_t. */
 #define STORE_PARTITION_MS ((int64_t)86400 * 1000)
+/* store_floor_div: t / d rounded down (t may be negative; d > 0). */
+static inline int64_t
+store_floor_div(int64_t t, int64_t d)
+{
+    int64_t q = t / d;
+    return t % d < 0 ? q - 1 : q;
+}
+
 /* store_partition_day: the partition (UTC day since the epoch) of time t. */
 int64_t store_partition_day(int64_t t);
 

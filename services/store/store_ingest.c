@@ -197,11 +197,7 @@ dirty_add(store_ingest *in, int64_t w)
 static int64_t
 window_of(const store_ingest *in, int64_t t)
 {
-    int64_t w = in->compaction_window_ms;
-    int64_t q = t / w;
-    if (t % w < 0)
-        q--;
-    return q * w;
+    return store_floor_div(t, in->compaction_window_ms) * in->compaction_window_ms;
 }
 
 static void
