@@ -11,19 +11,20 @@
 
 enum { ENT_OK, ENT_DROPPED, ENT_LABEL_LIMIT };
 
-/* One allocation per raw series: the raw key and, for ENT_OK, the final
- * labels encoded once as packed Series.labels fields, copied into every batch
- * (the label set itself is not kept: resolving builds it in scratch). */
+/* One allocation per raw series: the raw key and, for ENT_OK, a reference to
+ * its series, which holds the final labels encoded once as packed
+ * Series.labels fields, copied into every batch (the label set itself is not
+ * kept: resolving builds it in scratch). */
 typedef struct cache_ent {
-    uint64_t shash; /* osp_labels_hash of the final labels */
+    coll_series *ser; /* ENT_OK only, else NULL */
     uint64_t gen;
     /* the entry of the line that followed this one in the last scrape (NULL:
      * none known): pages list their series in the same order every time, so
      * it is the first guess for the next line */
     struct cache_ent *next;
-    uint32_t keylen, pblen;
+    uint32_t keylen;
     int state;
-    char data[]; /* key[keylen], then pb[pblen] */
+    char key[];
 } cache_ent;
 
 static const char *const synth_names[COLL_SYNTH_N] = {
@@ -46,6 +47,7 @@ static const char *const synth_help[COLL_SYNTH_N] = {
 static void
 cache_ent_free(cache_ent *e)
 {
+    coll_series_unref(e->ser);
     osp_free(e);
 }
 
@@ -174,7 +176,7 @@ raw_key(osp_buf *k, const osp_expfmt_sample *s)
 static bool
 key_matches(const cache_ent *e, const osp_expfmt_sample *s)
 {
-    const char *k = e->data, *end = e->data + e->keylen;
+    const char *k = e->key, *end = e->key + e->keylen;
     if ((size_t)(end - k) < s->name.n || memcmp(k, s->name.p, s->name.n) != 0)
         return false;
     k += s->name.n;
@@ -220,17 +222,13 @@ cache_new(coll_tstate *st, const osp_expfmt_sample *s, uint64_t h)
 {
     uint64_t shash = 0;
     int state = resolve(st, s, &shash);
-    size_t pblen = state == ENT_OK ? st->pb.len : 0;
-    cache_ent *e = osp_malloc(sizeof(*e) + st->key.len + pblen);
-    e->shash = shash;
+    cache_ent *e = osp_malloc(sizeof(*e) + st->key.len);
+    e->ser = state == ENT_OK ? coll_series_ref(&st->series, st->pb.data, st->pb.len, shash) : NULL;
     e->gen = st->series.gen;
     e->next = NULL;
     e->keylen = (uint32_t)st->key.len;
-    e->pblen = (uint32_t)pblen;
     e->state = state;
-    memcpy(e->data, st->key.data, st->key.len);
-    if (pblen)
-        memcpy(e->data + e->keylen, st->pb.data, pblen);
+    memcpy(e->key, st->key.data, st->key.len);
     coll_map_put(&st->cache, h, e);
     return e;
 }
@@ -249,26 +247,22 @@ on_sample(void *ctx, const osp_expfmt_sample *s)
         e = coll_map_get(&st->cache, h);
         if (e == NULL)
             e = cache_new(st, s, h);
-        else if (e->keylen != st->key.len || memcmp(e->data, st->key.data, e->keylen) != 0)
+        else if (e->keylen != st->key.len || memcmp(e->key, st->key.data, e->keylen) != 0)
             e = NULL; /* another line holds h: resolved below, not cached */
         if (e != NULL && a->prev != NULL)
             a->prev->next = e;
     }
     a->prev = e;
     int state;
-    uint64_t shash = 0;
-    const char *pb;
-    size_t pblen;
+    coll_series *ser = NULL; /* uncached: a reference of this call's own */
     if (e) {
         state = e->state;
-        shash = e->shash;
-        pb = e->data + e->keylen;
-        pblen = e->pblen;
         e->gen = st->series.gen;
     } else { /* a 64-bit collision of two raw lines */
+        uint64_t shash = 0;
         state = resolve(st, s, &shash);
-        pb = st->pb.data;
-        pblen = state == ENT_OK ? st->pb.len : 0;
+        if (state == ENT_OK)
+            ser = coll_series_ref(&st->series, st->pb.data, st->pb.len, shash);
     }
     if (state == ENT_DROPPED)
         return 0;
@@ -283,10 +277,14 @@ on_sample(void *ctx, const osp_expfmt_sample *s)
         snprintf(a->failbuf, sizeof(a->failbuf), "sample_limit %llu exceeded",
                  (unsigned long long)job->sample_limit);
         a->fail = a->failbuf;
+        coll_series_unref(ser);
         return OSP_ELIMIT;
     }
     bool honour_ts = job->honor_timestamps && s->has_ts;
-    int seen = coll_series_seen(&st->series, pb, pblen, shash, honour_ts);
+    coll_series **sp = e ? &e->ser : &ser;
+    int seen = coll_series_see(&st->series, sp, honour_ts);
+    const coll_series *se = *sp;
+    coll_series_unref(ser); /* the set or the cache holds the series on */
     if (seen < 0) {
         a->res->post_relabel--;
         a->res->parse_errors++;
@@ -295,7 +293,7 @@ on_sample(void *ctx, const osp_expfmt_sample *s)
     }
     a->res->added += (size_t)seen;
     int64_t ts = honour_ts ? s->ts_ms : a->ts_ms;
-    osp_mbatch_add_series_pb(a->b, pb, pblen, &ts, &s->value, 1);
+    osp_mbatch_add_series_pb(a->b, se->pb, se->pblen, &ts, &s->value, 1);
     return 0;
 }
 

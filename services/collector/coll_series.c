@@ -1,20 +1,12 @@
 /* coll_series.c - per-target series set with generations: an entry's `gen` is
- * the last scrape that saw it, `born` the scrape that added it. */
+ * the last scrape that saw it, `born` the scrape that added it. One
+ * allocation per series: a few words plus its encoded labels (an owned
+ * osp_labels would cost a dozen allocations). */
 #include "coll_series.h"
 
 #include <string.h>
 
 #include "osp_mem.h"
-
-/* One allocation per series: a few words plus its encoded labels (an owned
- * osp_labels would cost a dozen allocations). */
-typedef struct series_ent {
-    uint64_t gen;
-    uint64_t born;
-    uint32_t pblen;
-    bool explicit_ts;
-    char pb[]; /* packed Series.labels */
-} series_ent;
 
 double
 coll_stale_nan(void)
@@ -40,10 +32,20 @@ coll_series_init(coll_series_set *s)
     s->gen = 0;
 }
 
-static void
-ent_free(series_ent *e)
+void
+coll_series_unref(coll_series *e)
 {
-    osp_free(e);
+    if (e != NULL && --e->refs == 0)
+        osp_free(e);
+}
+
+/* leave: e leaves the set (the set's reference goes). */
+static void
+leave(coll_series_set *s, coll_series *e)
+{
+    (void)coll_map_del(&s->m, e->hash);
+    e->in_set = false;
+    coll_series_unref(e);
 }
 
 void
@@ -51,8 +53,10 @@ coll_series_fini(coll_series_set *s)
 {
     size_t it = 0;
     void *v;
-    while (coll_map_next(&s->m, &it, NULL, &v))
-        ent_free(v);
+    while (coll_map_next(&s->m, &it, NULL, &v)) {
+        ((coll_series *)v)->in_set = false;
+        coll_series_unref(v);
+    }
     coll_map_fini(&s->m);
 }
 
@@ -62,29 +66,53 @@ coll_series_begin(coll_series_set *s)
     s->gen++;
 }
 
-int
-coll_series_seen(coll_series_set *s, const void *labels_pb, size_t len, uint64_t hash,
-                 bool explicit_ts)
+coll_series *
+coll_series_ref(coll_series_set *s, const void *labels_pb, size_t len, uint64_t hash)
 {
-    series_ent *e = coll_map_get(&s->m, hash);
-    if (e && e->gen == s->gen)
-        return -1;
-    int isnew = 0;
-    if (!e) {
+    coll_series *e = coll_map_get(&s->m, hash);
+    if (e == NULL) {
         e = osp_malloc(sizeof(*e) + len);
+        e->hash = hash;
+        e->gen = e->born = 0;
+        e->refs = 0;
         e->pblen = (uint32_t)len;
+        e->in_set = false;
+        e->explicit_ts = false;
         memcpy(e->pb, labels_pb, len);
-        e->born = s->gen;
-        coll_map_put(&s->m, hash, e);
-        isnew = 1;
     }
+    e->refs++;
+    return e;
+}
+
+int
+coll_series_see(coll_series_set *s, coll_series **ep, bool explicit_ts)
+{
+    coll_series *e = *ep;
+    if (!e->in_set) {
+        /* it left the set; the labels may have joined again under another entry */
+        coll_series *cur = coll_map_get(&s->m, e->hash);
+        if (cur != NULL) {
+            cur->refs++;
+            coll_series_unref(e);
+            *ep = e = cur;
+        } else {
+            e->refs++; /* the set's */
+            e->in_set = true;
+            e->born = e->gen = s->gen;
+            e->explicit_ts = explicit_ts;
+            coll_map_put(&s->m, e->hash, e);
+            return 1;
+        }
+    }
+    if (e->gen == s->gen)
+        return -1;
     e->gen = s->gen;
     e->explicit_ts = explicit_ts;
-    return isnew;
+    return 0;
 }
 
 static void
-mark(osp_mbatch *b, const series_ent *e, int64_t ts_ms)
+mark(osp_mbatch *b, const coll_series *e, int64_t ts_ms)
 {
     if (!b)
         return;
@@ -101,19 +129,19 @@ sweep(coll_series_set *s, int mode, int64_t ts_ms, osp_mbatch *b)
     void *v;
     uint64_t *keys = osp_calloc(s->m.n ? s->m.n : 1, sizeof(uint64_t));
     while (coll_map_next(&s->m, &it, &key, &v)) {
-        series_ent *e = v;
+        coll_series *e = v;
         bool drop = mode != 0 || e->gen != s->gen; /* mode 0: ok scrape */
         if (drop)
             keys[nkeys++] = key;
     }
     for (size_t i = 0; i < nkeys; i++) {
-        series_ent *e = coll_map_del(&s->m, keys[i]);
+        coll_series *e = coll_map_get(&s->m, keys[i]);
         bool silent = e->explicit_ts || (mode == 1 && e->born == s->gen);
         if (!silent) {
             mark(b, e, ts_ms);
             marked++;
         }
-        ent_free(e);
+        leave(s, e);
     }
     osp_free(keys);
     return marked;

@@ -206,6 +206,63 @@ test_staleness(void **state)
     fx_fini(&f);
 }
 
+/* Cache entries and the series set share series entries: a series that was
+ * staled comes back through its old cache entry as new; two lines naming the
+ * same labels in another order are one series (the second is a duplicate),
+ * also when one of them reaches it through a cache entry made before the
+ * series left the set. */
+static void
+test_series_rejoin(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f);
+    coll_scrape_result r;
+    const char *xy = "m{x=\"1\",y=\"2\"} 1\nb 2\n";
+    const char *only_b = "b 2\n";
+    const char *both = "m{y=\"2\",x=\"1\"} 3\nm{x=\"1\",y=\"2\"} 4\nb 2\n";
+    coll_append_page(f.st, OSP_EXPFMT_TEXT, xy, strlen(xy), 1000, 0, f.b, &r);
+    assert_int_equal(r.added, 2);
+    decode(&f);
+    coll_append_page(f.st, OSP_EXPFMT_TEXT, only_b, strlen(only_b), 2000, 0, f.b, &r);
+    assert_int_equal(r.stale, 1);
+    assert_int_equal(coll_series_count(&f.st->series), 1);
+    decode(&f);
+    /* the other order makes a new entry for m's labels; the old line's cache
+     * entry still names the staled one and must land on the new one */
+    coll_append_page(f.st, OSP_EXPFMT_TEXT, both, strlen(both), 3000, 0, f.b, &r);
+    assert_int_equal(r.added, 1);
+    assert_int_equal(r.parse_errors, 1);
+    assert_int_equal(r.post_relabel, 2);
+    decode(&f);
+    assert_true(value_of(&f, "m", "x", "1") == 3);
+    assert_int_equal(coll_series_count(&f.st->series), 2);
+    /* back to the first page: m is known, nothing new, nothing stale */
+    coll_append_page(f.st, OSP_EXPFMT_TEXT, xy, strlen(xy), 4000, 0, f.b, &r);
+    assert_int_equal(r.added, 0);
+    assert_int_equal(r.stale, 0);
+    assert_int_equal(r.parse_errors, 0);
+    decode(&f);
+    assert_true(value_of(&f, "m", "y", "2") == 1);
+    /* staled, then back through the same cache entry within two scrapes */
+    coll_append_page(f.st, OSP_EXPFMT_TEXT, only_b, strlen(only_b), 5000, 0, f.b, &r);
+    assert_int_equal(r.stale, 1);
+    decode(&f);
+    coll_append_page(f.st, OSP_EXPFMT_TEXT, xy, strlen(xy), 6000, 0, f.b, &r);
+    assert_int_equal(r.added, 1);
+    assert_int_equal(r.stale, 0);
+    decode(&f);
+    assert_true(value_of(&f, "m", "x", "1") == 1);
+    /* a reload drops the cache but not the set: staleness goes on */
+    coll_tstate_set_job(f.st, &f.job);
+    coll_append_page(f.st, OSP_EXPFMT_TEXT, only_b, strlen(only_b), 7000, 0, f.b, &r);
+    assert_int_equal(r.added, 0);
+    assert_int_equal(r.stale, 1);
+    decode(&f);
+    assert_true(coll_is_stale_nan(value_of(&f, "m", "x", "1")));
+    fx_fini(&f);
+}
+
 static void
 test_sample_limit_and_relabel(void **state)
 {
@@ -303,7 +360,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_line_and_duplicate),   cmocka_unit_test(test_staleness),
         cmocka_unit_test(test_sample_limit_and_relabel), cmocka_unit_test(test_all_bad),
-        cmocka_unit_test(test_cache_order_changes),
+        cmocka_unit_test(test_cache_order_changes),      cmocka_unit_test(test_series_rejoin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
