@@ -225,6 +225,7 @@ cache_new(coll_tstate *st, const osp_expfmt_sample *s, uint64_t h)
     cache_ent *e = osp_malloc(sizeof(*e) + st->key.len);
     e->ser = state == ENT_OK ? coll_series_ref(&st->series, st->pb.data, st->pb.len, shash) : NULL;
     e->gen = st->series.gen;
+    st->cache_used++;
     e->next = NULL;
     e->keylen = (uint32_t)st->key.len;
     e->state = state;
@@ -257,7 +258,10 @@ on_sample(void *ctx, const osp_expfmt_sample *s)
     coll_series *ser = NULL; /* uncached: a reference of this call's own */
     if (e) {
         state = e->state;
-        e->gen = st->series.gen;
+        if (e->gen != st->series.gen) {
+            e->gen = st->series.gen;
+            st->cache_used++;
+        }
     } else { /* a 64-bit collision of two raw lines */
         uint64_t shash = 0;
         state = resolve(st, s, &shash);
@@ -369,6 +373,8 @@ static void
 evict_cache(coll_tstate *st)
 {
     /* Entries unused for two scrapes go: the page changed shape. */
+    if (st->cache_used == st->cache.n)
+        return; /* this scrape used every entry: none to visit */
     uint64_t gen = st->series.gen;
     size_t it = 0, n = 0;
     uint64_t key;
@@ -401,6 +407,7 @@ coll_append_page(coll_tstate *st, osp_expfmt_dialect d, const char *page, size_t
 {
     memset(res, 0, sizeof(*res));
     coll_series_begin(&st->series);
+    st->cache_used = 0;
     actx a = {.st = st, .b = b, .res = res, .ts_ms = ts_ms};
     osp_expfmt_handler h = {.ctx = &a, .sample = on_sample, .meta = on_meta, .error = on_error};
     osp_expfmt_stats stats;

@@ -31,6 +31,7 @@ enum {
 typedef struct coll_tstate {
     coll_tdef def;          /* owned copy; def.job borrowed from a referenced config */
     coll_map cache;         /* raw series hash -> cache entry */
+    size_t cache_used;      /* entries used by the current scrape */
     coll_map meta;          /* family hash -> content hash (metadata already sent) */
     coll_series_set series; /* for staleness */
     osp_labels synth[COLL_SYNTH_N];

@@ -30,6 +30,7 @@ coll_series_init(coll_series_set *s)
 {
     coll_map_init(&s->m);
     s->gen = 0;
+    s->nseen = 0;
 }
 
 void
@@ -64,6 +65,7 @@ void
 coll_series_begin(coll_series_set *s)
 {
     s->gen++;
+    s->nseen = 0;
 }
 
 coll_series *
@@ -101,11 +103,13 @@ coll_series_see(coll_series_set *s, coll_series **ep, bool explicit_ts)
             e->born = e->gen = s->gen;
             e->explicit_ts = explicit_ts;
             coll_map_put(&s->m, e->hash, e);
+            s->nseen++;
             return 1;
         }
     }
     if (e->gen == s->gen)
         return -1;
+    s->nseen++;
     e->gen = s->gen;
     e->explicit_ts = explicit_ts;
     return 0;
@@ -124,6 +128,8 @@ mark(osp_mbatch *b, const coll_series *e, int64_t ts_ms)
 static size_t
 sweep(coll_series_set *s, int mode, int64_t ts_ms, osp_mbatch *b)
 {
+    if (mode == 0 && s->nseen == s->m.n)
+        return 0; /* the scrape saw every series: none to visit */
     size_t nkeys = 0, it = 0, marked = 0;
     uint64_t key;
     void *v;

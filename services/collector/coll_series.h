@@ -41,6 +41,7 @@ typedef struct coll_series {
 typedef struct coll_series_set {
     coll_map m;   /* label hash -> entry */
     uint64_t gen; /* current scrape */
+    size_t nseen; /* entries seen in the current scrape */
 } coll_series_set;
 
 void coll_series_init(coll_series_set *s);

@@ -351,6 +351,16 @@ test_cache_order_changes(void **state)
         assert_non_null(plain);
         assert_true(plain->samples[0]->value == 5);
     }
+    /* entries unused for two scrapes leave the cache, those in use stay */
+    const char *one = "m 5\n";
+    for (int round = 0; round < 3; round++) {
+        coll_scrape_result r;
+        coll_append_page(f.st, OSP_EXPFMT_TEXT, one, strlen(one), 10000 + round, 0, f.b, &r);
+        decode(&f);
+        assert_true(value_of(&f, "m", NULL, NULL) == 5);
+    }
+    assert_int_equal(f.st->cache.n, 1);
+    assert_int_equal(coll_series_count(&f.st->series), 1);
     fx_fini(&f);
 }
 
