@@ -165,6 +165,32 @@ check_leaf(const uint8_t *p, const uint8_t *end, const uint8_t *wts, uint32_t n)
 static const uint8_t label_wts[2] = {WT_LEN, WT_LEN};    /* name, value */
 static const uint8_t sample_wts[2] = {WT_VARINT, WT_64}; /* timestamp_ms, value */
 
+/* check_series: check_msg for a Series (repeated Label labels = 1, repeated
+ * Sample samples = 2), one per series of every batch, without descriptor
+ * lookups: the same rules, spelled out. */
+static bool
+check_series(const uint8_t *p, const uint8_t *end)
+{
+    while (p < end) {
+        uint32_t tag;
+        unsigned wt;
+        if (!rd_tag(&p, end, &tag, &wt))
+            return false;
+        if (tag != 1 && tag != 2) {
+            if (!skip_field(&p, end, wt))
+                return false;
+            continue;
+        }
+        osp_wire_view sub;
+        if (wt != WT_LEN || !rd_len(&p, end, &sub))
+            return false;
+        const uint8_t *s = (const uint8_t *)sub.p;
+        if (!check_leaf(s, s + sub.n, tag == 1 ? label_wts : sample_wts, 2))
+            return false;
+    }
+    return true;
+}
+
 static bool
 check_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *end, int depth)
 {
@@ -200,6 +226,8 @@ check_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *
                 ok = check_leaf(s, s + sub.n, label_wts, 2);
             else if (f->descriptor == &osprey__sample__descriptor)
                 ok = check_leaf(s, s + sub.n, sample_wts, 2);
+            else if (f->descriptor == &osprey__series__descriptor)
+                ok = check_series(s, s + sub.n);
             else
                 ok = check_msg(f->descriptor, s, s + sub.n, depth + 1);
             if (!ok)

@@ -205,6 +205,44 @@ test_length_prefix_over_int_max(void **state)
     LLVMFuzzerTestOneInput(c, sizeof(c));
 }
 
+/* The checks of a Series (labels and samples of the right wire type, unknown
+ * fields skipped, a bad Label or Sample inside refused) agree with
+ * protobuf-c's: LLVMFuzzerTestOneInput aborts where the two disagree. */
+static void
+test_series_checks(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *what;
+        uint8_t series[8];
+        size_t n;
+        int rc;
+    } cases[] = {
+        {"labels as a varint", {0x08, 0x01}, 2, OSP_EPARSE},
+        {"samples as a fixed64", {0x11, 0, 0, 0, 0, 0, 0, 0}, 8, OSP_EPARSE},
+        {"a label with a varint name", {0x0a, 0x02, 0x08, 0x01}, 4, OSP_EPARSE},
+        {"a sample with a string timestamp", {0x12, 0x03, 0x0a, 0x01, 'x'}, 5, OSP_EPARSE},
+        {"an unknown varint field", {0x18, 0x05}, 2, 0},
+        {"an unknown field, then a label", {0x18, 0x05, 0x0a, 0x03, 0x0a, 0x01, 'a'}, 7, 0},
+        {"a label cut short", {0x0a, 0x05, 0x0a, 0x01, 'a'}, 5, OSP_EPARSE},
+        {"an empty series", {0}, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint8_t env[24] = {0x0a, 0x01, 'p'}; /* Envelope.producer_id */
+        size_t n = cases[i].n;
+        env[3] = 0x52; /* Envelope.metrics */
+        env[4] = (uint8_t)(n + 2);
+        env[5] = 0x0a; /* MetricBatch.series */
+        env[6] = (uint8_t)n;
+        memcpy(env + 7, cases[i].series, n);
+        osp_wire_env w;
+        int rc = osp_wire_envelope(env, n + 7, &w);
+        if (rc != cases[i].rc)
+            fail_msg("%s: got %d, expected %d", cases[i].what, rc, cases[i].rc);
+        LLVMFuzzerTestOneInput(env, n + 7);
+    }
+}
+
 static void
 test_wire_reader(void **state)
 {
@@ -263,6 +301,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_length_prefix_over_int_max),
         cmocka_unit_test(test_wire_reader),
+        cmocka_unit_test(test_series_checks),
         cmocka_unit_test(test_builder_matches_protobuf_c),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
