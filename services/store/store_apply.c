@@ -104,6 +104,9 @@ prep_series(store_prep *p, osp_wire_view msg, store_cache *cache)
     if (keyed) {
         store_cache_ent *e = store_cache_lookup(cache, prev, ws.labels.p, ws.labels.n, &kh);
         if (e != NULL) {
+            /* the guess for the next series is one cache miss or more (~100 k
+             * entries): start loading it while this one goes on */
+            store_cache_prefetch(e->next);
             /* the same bytes passed the checks before: nothing to check;
              * the labels are read back from them only if needed (ps_labels) */
             osp_labels_init(&ps->labels);

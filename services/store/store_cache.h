@@ -56,6 +56,18 @@ store_cache_follow(store_cache_ent *prev, store_cache_ent *e)
         prev->next = e;
 }
 
+/* store_cache_prefetch: start loading e (NULL-safe) and the start of its
+ * key: a hint, changes nothing. */
+static inline void
+store_cache_prefetch(const store_cache_ent *e)
+{
+    if (e != NULL) {
+        __builtin_prefetch(e);
+        __builtin_prefetch((const char *)e + 64);
+        __builtin_prefetch((const char *)e + 128);
+    }
+}
+
 /* store_cache_put: insert a copy of (key, id, labels) and return it; NULL when
  * the cache is full (see store_cache_trim). An existing entry of the same key
  * is returned unchanged. Entries stay valid until store_cache_trim or
