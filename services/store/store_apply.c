@@ -208,10 +208,12 @@ store_apply_prep(store_head *h, store_prep *p, int64_t min_t, int64_t arrival_ms
          * few series ahead, each stage after the one it reads */
         for (int st = 0; st < 3; st++) {
             size_t j = i + PREFETCH_AHEAD * (3 - (size_t)st);
-            if (j < p->n && p->v[j].ce != NULL)
-                store_head_prefetch(h, p->v[j].ce->ref, st);
+            if (j < p->n && (p->v[j].has_ref || p->v[j].ce != NULL))
+                store_head_prefetch(h, p->v[j].has_ref ? p->v[j].ref : p->v[j].ce->ref, st);
         }
-        if (ps->ce == NULL || !store_cache_ref(ps->ce, h, &ref)) {
+        if (ps->has_ref) {
+            ref = ps->ref;
+        } else if (ps->ce == NULL || !store_cache_ref(ps->ce, h, &ref)) {
             if (store_head_get_or_create(h, ps->id, ps_labels(ps), &ref, &created) != 0) {
                 res->collisions += ps->n;
                 osp_log(OSP_LOG_ERROR, "store.head", "series id collision: series rejected",
@@ -331,6 +333,9 @@ cmp_new_series(const void *a, const void *b)
     return x->ord < y->ord ? -1 : x->ord > y->ord;
 }
 
+/* series between the two prefetch stages of mark_collisions */
+#define MARK_AHEAD 8
+
 /* mark_collisions: flag the series whose id belongs to other labels, in the
  * head or earlier in the group, as apply would find them (the log holds only
  * ids, so such a series must be left out of it as well as out of the head).
@@ -343,12 +348,27 @@ mark_collisions(store_head *h, store_prep *preps, size_t n)
     store_head_rdlock(h);
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < preps[i].n; j++) {
+            /* the first touch of each series in the group: load the cache
+             * entries MARK_AHEAD * 2 ahead, their series MARK_AHEAD ahead */
+            if (j + 2 * MARK_AHEAD < preps[i].n)
+                store_cache_prefetch(preps[i].v[j + 2 * MARK_AHEAD].ce);
+            if (j + MARK_AHEAD < preps[i].n && preps[i].v[j + MARK_AHEAD].ce != NULL)
+                store_head_prefetch(h, preps[i].v[j + MARK_AHEAD].ce->ref, 0);
             store_prep_series *ps = &preps[i].v[j];
             uint32_t ref;
-            if (ps->ce != NULL && store_cache_ref(ps->ce, h, &ref))
-                continue; /* the cache checked the labels against the head */
+            if (ps->ce != NULL && store_cache_ref(ps->ce, h, &ref)) {
+                /* the cache checked the labels against the head */
+                ps->has_ref = true;
+                ps->ref = ref;
+                continue;
+            }
             int rc = store_head_find(h, ps->id, ps_labels(ps), &ref);
-            if (rc == OSP_EEXIST) {
+            if (rc == 0) {
+                ps->has_ref = true;
+                ps->ref = ref;
+                if (ps->ce != NULL)
+                    ps->ce->ref = ref; /* the head matched its labels */
+            } else if (rc == OSP_EEXIST) {
                 ps->collide = true;
             } else if (rc == OSP_ENOTFOUND) {
                 if (nn == cap) {
@@ -416,10 +436,10 @@ collect_rows(store_head *h, store_item *items, size_t n, store_prep *preps, osp_
         for (size_t j = 0; j < preps[i].n; j++) {
             store_prep_series *ps = &preps[i].v[j];
             uint32_t ref;
-            if (ps->collide)
-                continue;
-            if (ps->ce != NULL && store_cache_ref(ps->ce, h, &ref))
+            if (ps->collide || ps->has_ref)
                 continue; /* in the head, so in PostgreSQL */
+            if (ps->ce != NULL && store_cache_ref(ps->ce, h, &ref))
+                continue;
             if (store_head_find(h, ps->id, ps_labels(ps), &ref) != OSP_ENOTFOUND)
                 continue;
             if (ns == caps) {

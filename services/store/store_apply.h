@@ -30,6 +30,9 @@ typedef struct store_prep_series {
     double v;
     bool collide; /* its id is another label set's (a 64-bit hash collision):
                    * neither logged nor applied */
+    bool has_ref; /* ref is its series' head ref, checked by the commit before
+                   * the group's writes (refs stay put until the group is applied) */
+    uint32_t ref;
 } store_prep_series;
 
 /* One metadata entry of a batch (strings owned). */
