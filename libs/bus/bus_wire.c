@@ -162,7 +162,21 @@ check_leaf(const uint8_t *p, const uint8_t *end, const uint8_t *wts, uint32_t n)
     return true;
 }
 
-static const uint8_t label_wts[2] = {WT_LEN, WT_LEN};    /* name, value */
+static const uint8_t label_wts[2] = {WT_LEN, WT_LEN}; /* name, value */
+
+/* check_label: check_leaf for a Label, with a fast path for the layout every
+ * encoder writes (name then value, each under 128 bytes), which the general
+ * loop accepts too. */
+static inline bool
+check_label(const uint8_t *p, const uint8_t *end)
+{
+    if (end - p >= 4 && p[0] == 0x0a && p[1] < 0x80 && end - p >= 4 + p[1]) {
+        const uint8_t *q = p + 2 + p[1];
+        if (q[0] == 0x12 && q[1] < 0x80 && end - q == 2 + q[1])
+            return true;
+    }
+    return check_leaf(p, end, label_wts, 2);
+}
 static const uint8_t sample_wts[2] = {WT_VARINT, WT_64}; /* timestamp_ms, value */
 
 /* check_series: check_msg for a Series (repeated Label labels = 1, repeated
@@ -185,7 +199,7 @@ check_series(const uint8_t *p, const uint8_t *end)
         if (wt != WT_LEN || !rd_len(&p, end, &sub))
             return false;
         const uint8_t *s = (const uint8_t *)sub.p;
-        if (!check_leaf(s, s + sub.n, tag == 1 ? label_wts : sample_wts, 2))
+        if (!(tag == 1 ? check_label(s, s + sub.n) : check_leaf(s, s + sub.n, sample_wts, 2)))
             return false;
     }
     return true;
@@ -223,7 +237,7 @@ check_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *
             const uint8_t *s = (const uint8_t *)sub.p;
             bool ok;
             if (f->descriptor == &osprey__label__descriptor)
-                ok = check_leaf(s, s + sub.n, label_wts, 2);
+                ok = check_label(s, s + sub.n);
             else if (f->descriptor == &osprey__sample__descriptor)
                 ok = check_leaf(s, s + sub.n, sample_wts, 2);
             else if (f->descriptor == &osprey__series__descriptor)

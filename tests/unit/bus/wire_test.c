@@ -214,7 +214,7 @@ test_series_checks(void **state)
     (void)state;
     static const struct {
         const char *what;
-        uint8_t series[8];
+        uint8_t series[12];
         size_t n;
         int rc;
     } cases[] = {
@@ -226,6 +226,20 @@ test_series_checks(void **state)
         {"an unknown field, then a label", {0x18, 0x05, 0x0a, 0x03, 0x0a, 0x01, 'a'}, 7, 0},
         {"a label cut short", {0x0a, 0x05, 0x0a, 0x01, 'a'}, 5, OSP_EPARSE},
         {"an empty series", {0}, 0, 0},
+        {"a label, value before name", {0x0a, 0x06, 0x12, 0x01, 'v', 0x0a, 0x01, 'n'}, 8, 0},
+        {"a label with an empty value", {0x0a, 0x05, 0x0a, 0x01, 'n', 0x12, 0x00}, 7, 0},
+        {"a label with a field after its value",
+         {0x0a, 0x07, 0x0a, 0x01, 'n', 0x12, 0x00, 0x18, 0x01},
+         9,
+         0},
+        {"a label whose value runs past it",
+         {0x0a, 0x05, 0x0a, 0x01, 'n', 0x12, 0x01},
+         7,
+         OSP_EPARSE},
+        {"a label of a name and a varint value",
+         {0x0a, 0x05, 0x0a, 0x01, 'n', 0x10, 0x01},
+         7,
+         OSP_EPARSE},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint8_t env[24] = {0x0a, 0x01, 'p'}; /* Envelope.producer_id */
