@@ -47,8 +47,9 @@ endfunction()
 
 # osp_test(name SOURCES ... DEPS ... LABEL unit|integration|conformance TIMEOUT s)
 # ctest name is the given name (e.g. unit.core.buf). Env OSP_SOURCE_DIR / OSP_BIN_DIR set.
+# RUNNER: a command that runs the test binary (given as its argument).
 function(osp_test name)
-  cmake_parse_arguments(A "" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(A "" "LABEL;TIMEOUT;RUNNER" "SOURCES;DEPS" ${ARGN})
   string(REPLACE "." "_" exe ${name})
   add_executable(${exe} ${A_SOURCES})
   target_compile_options(${exe} PRIVATE ${OSP_WARNINGS} -Wno-missing-prototypes)
@@ -59,7 +60,11 @@ function(osp_test name)
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 60)
   endif()
-  add_test(NAME ${name} COMMAND ${exe})
+  if(A_RUNNER)
+    add_test(NAME ${name} COMMAND ${A_RUNNER} $<TARGET_FILE:${exe}>)
+  else()
+    add_test(NAME ${name} COMMAND ${exe})
+  endif()
   set_tests_properties(${name} PROPERTIES LABELS ${A_LABEL} TIMEOUT ${A_TIMEOUT}
     ENVIRONMENT "OSP_SOURCE_DIR=${PROJECT_SOURCE_DIR};OSP_BIN_DIR=${CMAKE_BINARY_DIR}/bin;OSP_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared")
 endfunction()

@@ -258,10 +258,12 @@ osp_bus_consumer_free(osp_bus_consumer *c)
 {
     if (c == NULL)
         return;
+    /* timed, as the producer's: NNG 1.5.2's close can deadlock (both sides of
+     * a connection closing at once), and a store's shutdown must not hang */
     if (c->sub_open)
-        nng_close(c->sub);
+        osp_bus_close_timed(c->sub.id, 2000);
     if (c->pub_open)
-        nng_close(c->pub);
+        osp_bus_close_timed(c->pub.id, 2000);
     osp_free(c->store_id);
     osp_free(c);
 }

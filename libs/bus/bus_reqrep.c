@@ -136,7 +136,7 @@ osp_bus_rep_free(osp_bus_rep *r)
 {
     if (r == NULL)
         return;
-    nng_close(r->s);
+    osp_bus_close_timed(r->s.id, 2000); /* NNG 1.5.2's close can deadlock */
     osp_free(r);
 }
 
