@@ -28,6 +28,10 @@
 #define COMPACT_BUDGET_MS 300 /* compaction work per turn, so acks keep flowing */
 #define COMPACT_SERIES 100    /* series per compaction transaction */
 #define PERSIST_BATCH 5000    /* chunks per write transaction */
+/* chunks written per persist turn: when every series closes its chunk at the
+ * same window boundary, the rest goes on the next turns, and batches keep
+ * being acked in between instead of piling up in the bus queues */
+#define PERSIST_TURN (4 * PERSIST_BATCH)
 
 /* A compaction window with level-0 chunks to merge. A pass walks its series in
  * id order from a cursor (each transaction continues after the last series of
@@ -351,13 +355,14 @@ commit_and_ack(store_ingest *in, osp_errinfo *ei)
 }
 
 /* persist: evict memory, close chunks due, write the closed ones, trim the log
- * behind them (one pass over the head: store_head_tick). */
-static void
+ * behind them (one pass over the head: store_head_tick). Returns true when it
+ * wrote a full turn and chunks are left for the next one. */
+static bool
 persist(store_ingest *in)
 {
     int64_t now = osp_now_ms();
     if (now < in->next_persist_ms)
-        return;
+        return false;
     in->next_persist_ms = now + PERSIST_EVERY_MS;
     osp_errinfo ei;
     osp_errinfo_clear(&ei);
@@ -369,13 +374,16 @@ persist(store_ingest *in)
     size_t n = store_head_tick(in->head, &tk, &in->pbuf, &in->pcap, &w);
     store_head_unlock(in->head);
     /* in->pbuf's data pointers stay valid: only this thread frees chunks */
+    bool partial = n > PERSIST_TURN;
+    if (partial)
+        n = PERSIST_TURN;
     for (size_t off = 0; off < n; off += PERSIST_BATCH) {
         size_t k = n - off < PERSIST_BATCH ? n - off : PERSIST_BATCH;
         if (store_chunks_write(in->pg, in->pbuf + off, k, &ei) != 0) {
             osp_metric_inc(in->st->chunk_write_errors);
             osp_log(OSP_LOG_WARN, "store.ingest", "writing chunks failed; retried", "error", ei.msg,
                     NULL);
-            return;
+            return false;
         }
         size_t bytes = 0;
         for (size_t i = off; i < off + k; i++) {
@@ -388,6 +396,12 @@ persist(store_ingest *in)
         store_head_mark_persisted(in->head, in->pbuf + off, k);
         store_head_unlock(in->head);
     }
+    if (partial) {
+        /* the rest at the next turn; w counts chunks not written yet, so the
+         * log is trimmed once they are */
+        in->next_persist_ms = now;
+        return true;
+    }
     if (w > now)
         w = now; /* nothing unpersisted: every batch committed so far is covered */
     if (w > in->trimmed_to) {
@@ -395,11 +409,12 @@ persist(store_ingest *in)
         if (store_pg_delete_batches_before(in->pg, w, &deleted, &ei) != 0) {
             osp_log(OSP_LOG_WARN, "store.ingest", "trimming the batch log failed; retried", "error",
                     ei.msg, NULL);
-            return;
+            return false;
         }
         in->trimmed_to = w;
         osp_metric_add(in->st->log_trimmed, (double)deleted);
     }
+    return false;
 }
 
 /* compact: merge the chunks of cold dirty windows, for at most COMPACT_BUDGET_MS. */
@@ -619,7 +634,8 @@ ingest_main(void *arg)
         store_head_unlock(in->head);
         in->next_persist_ms = 0;
         in->chunk_max_age_ms = 0;
-        persist(in);
+        while (persist(in))
+            in->next_persist_ms = 0;
         char n[24], ms[24];
         snprintf(n, sizeof(n), "%zu", closed);
         snprintf(ms, sizeof(ms), "%lld", (long long)((osp_mono_ns() - t0) / 1000000));
