@@ -130,18 +130,16 @@ sweep(coll_series_set *s, int mode, int64_t ts_ms, osp_mbatch *b)
 {
     if (mode == 0 && s->nseen == s->m.n)
         return 0; /* the scrape saw every series: none to visit */
-    size_t nkeys = 0, it = 0, marked = 0;
-    uint64_t key;
+    size_t ndrop = 0, it = 0, marked = 0;
     void *v;
-    uint64_t *keys = osp_calloc(s->m.n ? s->m.n : 1, sizeof(uint64_t));
-    while (coll_map_next(&s->m, &it, &key, &v)) {
+    coll_series **drop = osp_calloc(s->m.n ? s->m.n : 1, sizeof(*drop));
+    while (coll_map_next(&s->m, &it, NULL, &v)) {
         coll_series *e = v;
-        bool drop = mode != 0 || e->gen != s->gen; /* mode 0: ok scrape */
-        if (drop)
-            keys[nkeys++] = key;
+        if (mode != 0 || e->gen != s->gen) /* mode 0: ok scrape */
+            drop[ndrop++] = e;
     }
-    for (size_t i = 0; i < nkeys; i++) {
-        coll_series *e = coll_map_get(&s->m, keys[i]);
+    for (size_t i = 0; i < ndrop; i++) {
+        coll_series *e = drop[i];
         bool silent = e->explicit_ts || (mode == 1 && e->born == s->gen);
         if (!silent) {
             mark(b, e, ts_ms);
@@ -149,7 +147,7 @@ sweep(coll_series_set *s, int mode, int64_t ts_ms, osp_mbatch *b)
         }
         leave(s, e);
     }
-    osp_free(keys);
+    osp_free(drop);
     return marked;
 }
 

@@ -206,6 +206,13 @@ test_staleness(void **state)
     fx_fini(&f);
 }
 
+/* scrape: append page (text format) as a scrape at ts_ms lasting 0 s. */
+static void
+scrape(fx *f, const char *page, int64_t ts_ms, coll_scrape_result *r)
+{
+    coll_append_page(f->st, OSP_EXPFMT_TEXT, page, strlen(page), ts_ms, 0, f->b, r);
+}
+
 /* Cache entries and the series set share series entries: a series that was
  * staled comes back through its old cache entry as new; two lines naming the
  * same labels in another order are one series (the second is a duplicate),
@@ -221,16 +228,16 @@ test_series_rejoin(void **state)
     const char *xy = "m{x=\"1\",y=\"2\"} 1\nb 2\n";
     const char *only_b = "b 2\n";
     const char *both = "m{y=\"2\",x=\"1\"} 3\nm{x=\"1\",y=\"2\"} 4\nb 2\n";
-    coll_append_page(f.st, OSP_EXPFMT_TEXT, xy, strlen(xy), 1000, 0, f.b, &r);
+    scrape(&f, xy, 1000, &r);
     assert_int_equal(r.added, 2);
     decode(&f);
-    coll_append_page(f.st, OSP_EXPFMT_TEXT, only_b, strlen(only_b), 2000, 0, f.b, &r);
+    scrape(&f, only_b, 2000, &r);
     assert_int_equal(r.stale, 1);
     assert_int_equal(coll_series_count(&f.st->series), 1);
     decode(&f);
     /* the other order makes a new entry for m's labels; the old line's cache
      * entry still names the staled one and must land on the new one */
-    coll_append_page(f.st, OSP_EXPFMT_TEXT, both, strlen(both), 3000, 0, f.b, &r);
+    scrape(&f, both, 3000, &r);
     assert_int_equal(r.added, 1);
     assert_int_equal(r.parse_errors, 1);
     assert_int_equal(r.post_relabel, 2);
@@ -238,24 +245,24 @@ test_series_rejoin(void **state)
     assert_true(value_of(&f, "m", "x", "1") == 3);
     assert_int_equal(coll_series_count(&f.st->series), 2);
     /* back to the first page: m is known, nothing new, nothing stale */
-    coll_append_page(f.st, OSP_EXPFMT_TEXT, xy, strlen(xy), 4000, 0, f.b, &r);
+    scrape(&f, xy, 4000, &r);
     assert_int_equal(r.added, 0);
     assert_int_equal(r.stale, 0);
     assert_int_equal(r.parse_errors, 0);
     decode(&f);
     assert_true(value_of(&f, "m", "y", "2") == 1);
     /* staled, then back through the same cache entry within two scrapes */
-    coll_append_page(f.st, OSP_EXPFMT_TEXT, only_b, strlen(only_b), 5000, 0, f.b, &r);
+    scrape(&f, only_b, 5000, &r);
     assert_int_equal(r.stale, 1);
     decode(&f);
-    coll_append_page(f.st, OSP_EXPFMT_TEXT, xy, strlen(xy), 6000, 0, f.b, &r);
+    scrape(&f, xy, 6000, &r);
     assert_int_equal(r.added, 1);
     assert_int_equal(r.stale, 0);
     decode(&f);
     assert_true(value_of(&f, "m", "x", "1") == 1);
     /* a reload drops the cache but not the set: staleness goes on */
     coll_tstate_set_job(f.st, &f.job);
-    coll_append_page(f.st, OSP_EXPFMT_TEXT, only_b, strlen(only_b), 7000, 0, f.b, &r);
+    scrape(&f, only_b, 7000, &r);
     assert_int_equal(r.added, 0);
     assert_int_equal(r.stale, 1);
     decode(&f);
@@ -355,7 +362,7 @@ test_cache_order_changes(void **state)
     const char *one = "m 5\n";
     for (int round = 0; round < 3; round++) {
         coll_scrape_result r;
-        coll_append_page(f.st, OSP_EXPFMT_TEXT, one, strlen(one), 10000 + round, 0, f.b, &r);
+        scrape(&f, one, 10000 + round, &r);
         decode(&f);
         assert_true(value_of(&f, "m", NULL, NULL) == 5);
     }
