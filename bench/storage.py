@@ -372,6 +372,21 @@ def disk_osprey(o):
 
 # ---------------------------------------------------------------- profile (--perf)
 
+def pg_long_lived(pids):
+    """The PostgreSQL processes that last: autovacuum workers come and go, and perf record refuses a
+    whole pid list when one of them has exited before it starts."""
+    out = []
+    for pid in sorted(pids):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if b"autovacuum worker" not in cmd:
+            out.append(pid)
+    return out
+
+
 def perf_profile(tmp, targets, seconds, top):
     """perf record (cpu-clock, DWARF call graphs) on each {name: [pids]} at once for `seconds`, while
     the load goes on; then perf report --no-children per name into <tmp>/perf-<name>.txt. Returns
@@ -597,7 +612,7 @@ def main():
             o = systems["osprey"]
             ppids = ib.all_ppids()
             profile = perf_profile(tmp, {"store": [o.store.proc.pid], "collector": [o.coll.proc.pid],
-                                         "postgres": sorted(comps["postgres"].pids(ppids))},
+                                         "postgres": pg_long_lived(comps["postgres"].pids(ppids))},
                                    args.perf, args.perf_top)
 
         # ---- disk (all systems still scraping; counters read next to each du)
