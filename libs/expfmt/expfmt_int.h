@@ -60,11 +60,28 @@ int xf_fail(xf_parser *p, const char *at, const char *fmt, ...)
 /* xf_got: describe what is at s (up to the end of the line) for messages. */
 const char *xf_got(xf_parser *p, const char *s, char *out, size_t outsz);
 
+/* Character classes, one table lookup per byte (expfmt_parse.c). */
+enum {
+    XF_C_MFIRST = 1, /* may start a metric name: [a-zA-Z_:] */
+    XF_C_MREST = 2,  /* may continue one: [a-zA-Z0-9_:] */
+    XF_C_LFIRST = 4, /* may start a label name: [a-zA-Z_] */
+    XF_C_LREST = 8,  /* may continue one: [a-zA-Z0-9_] */
+    XF_C_BLANK = 16, /* space or tab */
+    XF_C_QSTOP = 32, /* ends a plain run inside quotes: '"', '\\' or a byte >= 0x80 */
+};
+extern const unsigned char xf_cc[256];
+
+static inline bool
+xf_is(char c, unsigned cls)
+{
+    return (xf_cc[(unsigned char)c] & cls) != 0;
+}
+
 /* xf_blank: space or tab. */
 static inline bool
 xf_blank(char c)
 {
-    return c == ' ' || c == '\t';
+    return xf_is(c, XF_C_BLANK);
 }
 
 /* xf_quoted: parse a "..." string starting at *s (which points at the quote),

@@ -10,6 +10,19 @@
 #include "osp_err.h"
 #include "osp_mem.h"
 
+#define XF_ALPHA(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || (c) == '_')
+#define XF_CC(c)                                                                                   \
+    ((XF_ALPHA(c) ? XF_C_MFIRST | XF_C_MREST | XF_C_LFIRST | XF_C_LREST : 0) |                     \
+     ((c) == ':' ? XF_C_MFIRST | XF_C_MREST : 0) |                                                 \
+     ((c) >= '0' && (c) <= '9' ? XF_C_MREST | XF_C_LREST : 0) |                                    \
+     ((c) == ' ' || (c) == '\t' ? XF_C_BLANK : 0) |                                                \
+     ((c) == '"' || (c) == '\\' || (c) >= 0x80 ? XF_C_QSTOP : 0))
+#define XF_R4(b) XF_CC(b), XF_CC((b) + 1), XF_CC((b) + 2), XF_CC((b) + 3)
+#define XF_R16(b) XF_R4(b), XF_R4((b) + 4), XF_R4((b) + 8), XF_R4((b) + 12)
+#define XF_R64(b) XF_R16(b), XF_R16((b) + 16), XF_R16((b) + 32), XF_R16((b) + 48)
+
+const unsigned char xf_cc[256] = {XF_R64(0), XF_R64(64), XF_R64(128), XF_R64(192)};
+
 static const struct {
     const char *s;
     osp_expfmt_type t;
@@ -109,19 +122,25 @@ xf_quoted(xf_parser *p, const char **s, xf_piece *out)
 {
     const char *end = p->line + p->len;
     const char *start = *s + 1, *q = start;
-    bool esc = false;
-    while (q < end && *q != '"') {
+    bool esc = false, high = false;
+    for (;;) {
+        while (q < end && !xf_is(*q, XF_C_QSTOP))
+            q++;
+        if (q >= end || *q == '"')
+            break;
         if (*q == '\\') {
             esc = true;
-            if (q + 1 < end)
-                q++;
+            if (q + 1 < end && (unsigned char)*++q >= 0x80)
+                high = true; /* the escaped byte is checked too */
+        } else {
+            high = true;
         }
         q++;
     }
     if (q >= end)
         return xf_fail(p, *s, "missing closing '\"' of quoted string");
     size_t n = (size_t)(q - start);
-    if (!osp_utf8_valid(start, n))
+    if (high && !osp_utf8_valid(start, n))
         return xf_fail(p, start, "invalid UTF-8 in quoted string");
     if (esc) {
         out->p = NULL;
@@ -195,8 +214,7 @@ xf_flush_meta(xf_parser *p)
 static bool
 metric_char(char c, bool first)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
-           (!first && c >= '0' && c <= '9');
+    return xf_is(c, first ? XF_C_MFIRST : XF_C_MREST);
 }
 
 enum meta_kind { M_HELP, M_TYPE, M_UNIT };

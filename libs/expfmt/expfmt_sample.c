@@ -11,15 +11,13 @@
 static bool
 metric_char(char c, bool first)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
-           (!first && c >= '0' && c <= '9');
+    return xf_is(c, first ? XF_C_MFIRST : XF_C_MREST);
 }
 
 static bool
 label_char(char c, bool first)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-           (!first && c >= '0' && c <= '9');
+    return xf_is(c, first ? XF_C_LFIRST : XF_C_LREST);
 }
 
 static const char *
@@ -119,6 +117,51 @@ is_name(osp_str s, const char *lit, size_t n)
     return s.n == n && memcmp(s.p, lit, n) == 0;
 }
 
+/* canonical_fast: s[0..n) is surely what osp_expfmt_format_float_label writes
+ * for its value, so normalise can leave it without parsing and formatting it:
+ * +Inf, -Inf, NaN, or [-]I.F where I is 0 or 1-6 digits without a leading zero
+ * (Go's shortest 'g' writes 1e+06 and up with an exponent), F is "0" for an
+ * integer or digits ending in a non-zero one, at most 3 zeros lead F when I is
+ * 0 (1e-05 and below take an exponent), not -0.0, and at most 15 significant
+ * digits (so the digits are the shortest that read back as the same double). */
+static bool
+canonical_fast(const char *s, size_t n)
+{
+    if ((n == 4 && (memcmp(s, "+Inf", 4) == 0 || memcmp(s, "-Inf", 4) == 0)) ||
+        (n == 3 && memcmp(s, "NaN", 3) == 0))
+        return true;
+    size_t i = n > 0 && s[0] == '-';
+    size_t i0 = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++;
+    size_t ni = i - i0;
+    if (ni == 0 || ni > 6 || (ni > 1 && s[i0] == '0') || i >= n || s[i] != '.')
+        return false;
+    size_t f0 = ++i;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++;
+    size_t nf = i - f0;
+    if (i != n || nf == 0)
+        return false;
+    bool int_zero = ni == 1 && s[i0] == '0';
+    if (nf == 1 && s[f0] == '0') /* an integer: I.0 */
+        return !(int_zero && i0 == 1);
+    if (s[n - 1] == '0')
+        return false;
+    size_t sig = nf;
+    if (int_zero) {
+        size_t z = 0;
+        while (s[f0 + z] == '0')
+            z++;
+        if (z > 3)
+            return false;
+        sig -= z;
+    } else {
+        sig += ni;
+    }
+    return sig <= 15;
+}
+
 /* normalise: rewrite float-valued le/quantile labels in canonical form. */
 static void
 normalise(xf_parser *p)
@@ -131,6 +174,8 @@ normalise(xf_parser *p)
         double v;
         char canon[32];
         const char *vp = xf_piece_ptr(p, l->value);
+        if (canonical_fast(vp, l->value.n))
+            continue;
         if (osp_parse_double((osp_str){vp, l->value.n}, &v) != 0)
             continue;
         size_t cn = (size_t)osp_expfmt_format_float_label(canon, v);

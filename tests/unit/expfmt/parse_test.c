@@ -4,6 +4,8 @@
 #include "osp_test.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "expfmt.h"
@@ -82,6 +84,11 @@ static const pcase cases[] = {
     {"__name__ label", T, "foo{__name__=\"x\"} 1\n",
      "E 1:4 label name __name__ is not allowed in a label set\n"},
     {"invalid utf8", T, "foo{a=\"\xff\"} 1\n", "E 1:8 invalid UTF-8 in quoted string\n"},
+    {"invalid utf8 after text", T, "foo{a=\"ok \xc3\"} 1\n",
+     "E 1:8 invalid UTF-8 in quoted string\n"},
+    {"invalid utf8 escaped", T, "foo{a=\"\\\xff\"} 1\n", "E 1:8 invalid UTF-8 in quoted string\n"},
+    {"escapes around utf8", T, "foo{a=\"\\\"h\xc3\xa9\\\\\"} 1\n",
+     "S foo{a=\\\"h\xc3\xa9\\\\} 1\n"},
     {"bad value", T, "foo bar\n", "E 1:5 invalid value \"bar\"\n"},
     {"hex and underscore values", T, "a 0x1p3\nb 1_000\n",
      "E 1:3 invalid value \"0x1p3\"\nE 2:3 invalid value \"1_000\"\n"},
@@ -277,6 +284,63 @@ test_float_label(void **state)
     }
 }
 
+/* le values in many spellings come out as osp_expfmt_format_float_label
+ * writes them, whether the parser's fast check keeps them or rewrites them. */
+static void
+test_le_spellings(void **state)
+{
+    (void)state;
+    static const char *const ints[] = {"0",       "1",     "7",      "10",     "99",
+                                       "100",     "12345", "123456", "999999", "1000000",
+                                       "1234567", "00",    "01",     "-0",     "-3"};
+    static const char *const fracs[] = {"",
+                                        ".",
+                                        ".0",
+                                        ".00",
+                                        ".5",
+                                        ".50",
+                                        ".05",
+                                        ".005",
+                                        ".0005",
+                                        ".00005",
+                                        ".000005",
+                                        ".25",
+                                        ".123456789",
+                                        ".12345678901234",
+                                        ".123456789012345",
+                                        ".1234567890123456",
+                                        ".100000000000001",
+                                        ".99999999999999999"};
+    static const char *const exps[] = {"", "e0", "e-3", "e+06", "E2"};
+    xt_coll c;
+    xt_coll_init(&c);
+    char in[128], want[48], got[48];
+    int failed = 0, n = 0;
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+        for (size_t f = 0; f < sizeof(fracs) / sizeof(fracs[0]); f++)
+            for (size_t e = 0; e < sizeof(exps) / sizeof(exps[0]); e++) {
+                char v[64];
+                snprintf(v, sizeof(v), "%s%s%s", ints[i], fracs[f], exps[e]);
+                char *end;
+                double d = strtod(v, &end);
+                if (*end != '\0')
+                    continue;
+                osp_expfmt_format_float_label(want, d);
+                snprintf(in, sizeof(in), "m{le=\"%s\"} 1\n", v);
+                osp_buf_reset(&c.log);
+                assert_int_equal(xt_parse(&c, T, in, strlen(in)), 0);
+                const char *log = osp_buf_cstr(&c.log);
+                if (sscanf(log, "S m{le=%47[^}]} 1", got) != 1 || strcmp(got, want) != 0) {
+                    print_error("le=\"%s\": want %s, got %s", v, want, log);
+                    failed++;
+                }
+                n++;
+            }
+    xt_coll_fini(&c);
+    assert_true(n > 300);
+    assert_int_equal(failed, 0);
+}
+
 static void
 test_writer(void **state)
 {
@@ -355,8 +419,8 @@ main(void)
         cmocka_unit_test(test_cases),          cmocka_unit_test(test_stats),
         cmocka_unit_test(test_callback_abort), cmocka_unit_test(test_error_line_text),
         cmocka_unit_test(test_content_type),   cmocka_unit_test(test_float_label),
-        cmocka_unit_test(test_writer),         cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_many_labels),
+        cmocka_unit_test(test_le_spellings),   cmocka_unit_test(test_writer),
+        cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_many_labels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
