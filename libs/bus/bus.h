@@ -77,6 +77,11 @@ int osp_bus_producer_new(const osp_bus_producer_opts *opts, osp_bus_producer **o
  * when spilling. */
 int osp_bus_producer_send(osp_bus_producer *p, char topic, const void *batch_pb, size_t len);
 
+/* osp_bus_producer_send2: the same for a batch in two pieces, a[0..alen)
+ * followed by b[0..blen) (either may be empty), copied once. */
+int osp_bus_producer_send2(osp_bus_producer *p, char topic, const void *a, size_t alen,
+                           const void *b, size_t blen);
+
 /* osp_bus_producer_flush: resend everything pending now (ignoring backoff) and
  * wait until the spool is empty (all acked: 0) or timeout_ms passed
  * (OSP_ETIMEDOUT; entries stay spooled, and with spool_dir the spilled ones

@@ -95,6 +95,12 @@ void osp_spool_stats_get(const osp_spool *sp, osp_spool_stats *out);
 void osp_envelope_frame(osp_buf *out, const char *producer_id, uint64_t seq, int64_t sent_ms,
                         char topic, const void *batch, size_t len);
 
+/* osp_envelope_header: the bytes of that Envelope before the batch's own
+ * (the batch follows them unchanged) into out[0..cap); their count, or 0 when
+ * cap is below strlen(producer_id) + 48. */
+size_t osp_envelope_header(char *out, size_t cap, const char *producer_id, uint64_t seq,
+                           int64_t sent_ms, char topic, size_t len);
+
 /* ---- nng helpers (bus_nng.c) ---- */
 
 /* osp_bus_nng_err: translate an nng error code to osp_err. */

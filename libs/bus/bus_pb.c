@@ -269,6 +269,15 @@ osp_mbatch_encode(const osp_mbatch *b, osp_buf *out)
     return 0;
 }
 
+void
+osp_mbatch_view(const osp_mbatch *m, const void **a, size_t *alen, const void **b, size_t *blen)
+{
+    *a = m->series.data;
+    *alen = m->series.len;
+    *b = m->meta.data;
+    *blen = m->meta.len;
+}
+
 /* ---- log batches ---- */
 
 struct osp_lbatch {
@@ -379,36 +388,38 @@ osp_lbatch_encode(const osp_lbatch *b, osp_buf *out)
 
 /* ---- envelope ---- */
 
-static void
-put_varint(osp_buf *out, uint64_t v)
+size_t
+osp_envelope_header(char *out, size_t cap, const char *producer_id, uint64_t seq, int64_t sent_ms,
+                    char topic, size_t len)
 {
-    unsigned char tmp[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp[n++] = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    tmp[n++] = (unsigned char)v;
-    osp_buf_append(out, tmp, n);
+    /* Hand-written so the batch bytes are copied, not unpacked and repacked.
+     * Field order and wire types follow proto/osprey.proto (Envelope). */
+    size_t idlen = strlen(producer_id);
+    if (cap < idlen + 48)
+        return 0;
+    char *p = out;
+    *p++ = (char)((1 << 3) | 2); /* producer_id: string */
+    p = put_varint_raw(p, idlen);
+    memcpy(p, producer_id, idlen);
+    p += idlen;
+    *p++ = (char)((2 << 3) | 0); /* seq: uint64 */
+    p = put_varint_raw(p, seq);
+    *p++ = (char)((3 << 3) | 0); /* sent_ms: int64 */
+    p = put_varint_raw(p, (uint64_t)sent_ms);
+    *p++ = (char)(((topic == 'l' ? 11 : 10) << 3) | 2); /* metrics | logs */
+    p = put_varint_raw(p, len);
+    return (size_t)(p - out);
 }
 
 void
 osp_envelope_frame(osp_buf *out, const char *producer_id, uint64_t seq, int64_t sent_ms, char topic,
                    const void *batch, size_t len)
 {
-    /* Hand-written so the batch bytes are copied, not unpacked and repacked.
-     * Field order and wire types follow proto/osprey.proto (Envelope). */
-    size_t idlen = strlen(producer_id);
-    osp_buf_reserve(out, idlen + len + 48);
-    osp_buf_putc(out, (char)((1 << 3) | 2)); /* producer_id: string */
-    put_varint(out, idlen);
-    osp_buf_append(out, producer_id, idlen);
-    osp_buf_putc(out, (char)((2 << 3) | 0)); /* seq: uint64 */
-    put_varint(out, seq);
-    osp_buf_putc(out, (char)((3 << 3) | 0)); /* sent_ms: int64 */
-    put_varint(out, (uint64_t)sent_ms);
-    osp_buf_putc(out, (char)(((topic == 'l' ? 11 : 10) << 3) | 2)); /* metrics | logs */
-    put_varint(out, len);
+    size_t cap = strlen(producer_id) + 48;
+    osp_buf_reserve(out, cap + len);
+    size_t hl =
+        osp_envelope_header(out->data + out->len, cap, producer_id, seq, sent_ms, topic, len);
+    out->len += hl;
     osp_buf_append(out, batch, len);
 }
 

@@ -68,6 +68,12 @@ size_t osp_mbatch_packed_size(const osp_mbatch *b);
  * aborts). The result goes to osp_bus_producer_send(p, 'm', ...). */
 int osp_mbatch_encode(const osp_mbatch *b, osp_buf *out);
 
+/* osp_mbatch_view: the packed MetricBatch as two pieces, *a[0..*alen) then
+ * *b[0..*blen) (valid until the batch changes), for osp_bus_producer_send2
+ * without the copy of osp_mbatch_encode. */
+void osp_mbatch_view(const osp_mbatch *m, const void **a, size_t *alen, const void **b,
+                     size_t *blen);
+
 /* ---- log batches (LogBatch) ---- */
 
 typedef struct osp_lbatch osp_lbatch;

@@ -58,19 +58,10 @@ struct osp_bus_producer {
 
 /* ---- helpers (called with mu held) ---- */
 
+/* published: count and log the outcome rv of a publish. */
 static void
-publish(osp_bus_producer *p, char topic, const void *env, size_t len)
+published(osp_bus_producer *p, int rv)
 {
-    nng_msg *m;
-    int rv = nng_msg_alloc(&m, len + 1);
-    if (rv == 0) {
-        unsigned char *b = nng_msg_body(m);
-        b[0] = (unsigned char)topic;
-        memcpy(b + 1, env, len);
-        rv = nng_sendmsg(p->pub, m, NNG_FLAG_NONBLOCK);
-        if (rv != 0)
-            nng_msg_free(m); /* ownership passes only on success */
-    }
     if (rv != 0) {
         p->st.publish_errors++;
         uint64_t supp;
@@ -83,6 +74,31 @@ publish(osp_bus_producer *p, char topic, const void *env, size_t len)
     } else if (osp_ratelim_ok(&p->pub_rl)) {
         osp_log(OSP_LOG_INFO, COMPONENT, "publish works again", "producer", p->id, NULL);
     }
+}
+
+/* send_msg: publish m (topic byte + envelope); m is consumed. */
+static void
+send_msg(osp_bus_producer *p, nng_msg *m)
+{
+    int rv = nng_sendmsg(p->pub, m, NNG_FLAG_NONBLOCK);
+    if (rv != 0)
+        nng_msg_free(m); /* ownership passes only on success */
+    published(p, rv);
+}
+
+static void
+publish(osp_bus_producer *p, char topic, const void *env, size_t len)
+{
+    nng_msg *m;
+    int rv = nng_msg_alloc(&m, len + 1);
+    if (rv != 0) {
+        published(p, rv);
+        return;
+    }
+    unsigned char *b = nng_msg_body(m);
+    b[0] = (unsigned char)topic;
+    memcpy(b + 1, env, len);
+    send_msg(p, m);
 }
 
 static void
@@ -346,6 +362,13 @@ fail:
 int
 osp_bus_producer_send(osp_bus_producer *p, char topic, const void *batch_pb, size_t len)
 {
+    return osp_bus_producer_send2(p, topic, batch_pb, len, NULL, 0);
+}
+
+int
+osp_bus_producer_send2(osp_bus_producer *p, char topic, const void *a, size_t alen, const void *b,
+                       size_t blen)
+{
     if (topic != 'm' && topic != 'l')
         return OSP_EINVAL;
     pthread_mutex_lock(&p->mu);
@@ -354,18 +377,48 @@ osp_bus_producer_send(osp_bus_producer *p, char topic, const void *batch_pb, siz
         return OSP_ECLOSED;
     }
     uint64_t seq = p->next_seq;
+    size_t len = alen + blen;
+    /* The envelope is built in the NNG message itself (topic byte, header,
+     * batch), which the spool copies and the socket takes: one copy of the
+     * batch fewer than building a frame first. */
+    size_t cap = strlen(p->id) + 48;
     osp_buf_reset(&p->frame);
-    osp_envelope_frame(&p->frame, p->id, seq, osp_now_ms(), topic, batch_pb, len);
+    osp_buf_reserve(&p->frame, cap + 1);
+    size_t hl = osp_envelope_header(p->frame.data, cap, p->id, seq, osp_now_ms(), topic, len);
+    p->frame.len = hl;
+    nng_msg *m = NULL;
+    const char *frame;
+    size_t flen = hl + len;
+    if (nng_msg_alloc(&m, 1 + flen) == 0) {
+        char *d = nng_msg_body(m);
+        d[0] = topic;
+        memcpy(d + 1, p->frame.data, hl);
+        if (alen > 0)
+            memcpy(d + 1 + hl, a, alen);
+        if (blen > 0)
+            memcpy(d + 1 + hl + alen, b, blen);
+        frame = d + 1;
+    } else { /* no message now: spool the frame, publish it on a resend */
+        m = NULL;
+        osp_buf_append(&p->frame, a, alen);
+        osp_buf_append(&p->frame, b, blen);
+        frame = p->frame.data;
+    }
     osp_spool_drop drop = {0};
     osp_spool_entry *e = NULL;
-    int rc = osp_spool_add(p->spool, seq, topic, p->frame.data, p->frame.len, &drop, &e);
+    int rc = osp_spool_add(p->spool, seq, topic, frame, flen, &drop, &e);
     if (rc == 0) {
         p->next_seq++;
         e->first_sent_ns = osp_mono_ns();
         e->next_send_ms = osp_bus_mono_ms() + p->resend_after;
         p->st.sent_batches++;
-        p->st.sent_bytes += p->frame.len;
-        publish(p, topic, p->frame.data, p->frame.len);
+        p->st.sent_bytes += flen;
+        if (m != NULL)
+            send_msg(p, m);
+        else
+            published(p, NNG_ENOMEM);
+    } else if (m != NULL) {
+        nng_msg_free(m);
     }
     note_drops(p, &drop);
     note_file_errors(p);

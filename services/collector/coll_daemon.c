@@ -41,9 +41,9 @@ struct coll_daemon {
 };
 
 static int
-publish(void *ctx, const void *pb, size_t len)
+publish(void *ctx, const void *a, size_t alen, const void *b, size_t blen)
 {
-    return osp_bus_producer_send(ctx, 'm', pb, len);
+    return osp_bus_producer_send2(ctx, 'm', a, alen, b, blen);
 }
 
 static void

@@ -50,7 +50,6 @@ struct coll_scraper {
     starget **t;
     size_t nt;
     osp_mbatch *batch;
-    osp_buf pb;
     osp_ratelim pub_rl;
 };
 
@@ -81,9 +80,10 @@ publish(coll_scraper *s)
 {
     if (osp_mbatch_series_count(s->batch) == 0)
         return;
-    osp_buf_reset(&s->pb);
-    osp_mbatch_encode(s->batch, &s->pb);
-    int rc = s->opts.publish(s->opts.publish_ctx, s->pb.data, s->pb.len);
+    const void *a, *b;
+    size_t alen, blen;
+    osp_mbatch_view(s->batch, &a, &alen, &b, &blen);
+    int rc = s->opts.publish(s->opts.publish_ctx, a, alen, b, blen);
     osp_mbatch_reset(s->batch);
     uint64_t sup = 0;
     if (rc && osp_ratelim_fail(&s->pub_rl, osp_now_ms(), &sup))
@@ -403,7 +403,6 @@ coll_scraper_new(const coll_scraper_opts *opts, coll_scraper **out, osp_errinfo 
     s->opts = *opts;
     pthread_mutex_init(&s->mu, NULL);
     s->batch = osp_mbatch_new();
-    osp_buf_init(&s->pb);
     s->multi = curl_multi_init();
     if (!s->multi) {
         coll_scraper_free(s);
@@ -468,7 +467,6 @@ coll_scraper_free(coll_scraper *s)
     if (s->multi)
         curl_multi_cleanup(s->multi);
     osp_mbatch_free(s->batch);
-    osp_buf_fini(&s->pb);
     pthread_mutex_destroy(&s->mu);
     osp_free(s);
 }

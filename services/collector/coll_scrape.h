@@ -14,9 +14,10 @@
 
 typedef struct coll_scraper coll_scraper;
 
-/* coll_publish_fn: send one packed MetricBatch (borrowed for the call). Called
- * on the scrape thread. Returns 0 or an osp_err (logged, rate-limited). */
-typedef int (*coll_publish_fn)(void *ctx, const void *pb, size_t len);
+/* coll_publish_fn: send one packed MetricBatch, a[0..alen) followed by
+ * b[0..blen) (borrowed for the call; see osp_mbatch_view). Called on the
+ * scrape thread. Returns 0 or an osp_err (logged, rate-limited). */
+typedef int (*coll_publish_fn)(void *ctx, const void *a, size_t alen, const void *b, size_t blen);
 
 typedef struct coll_scraper_opts {
     coll_publish_fn publish; /* required */

@@ -161,11 +161,20 @@ send_batch(osp_bus_producer *p, int i)
     int64_t ts = 1000 + i;
     double val = i;
     osp_mbatch_add_series(b, &ls, &ts, &val, 1);
-    osp_buf out;
-    osp_buf_init(&out);
-    osp_mbatch_encode(b, &out);
-    assert_int_equal(osp_bus_producer_send(p, 'm', out.data, out.len), 0);
-    osp_buf_fini(&out);
+    if (i % 2 == 0) {
+        osp_buf out;
+        osp_buf_init(&out);
+        osp_mbatch_encode(b, &out);
+        assert_int_equal(osp_bus_producer_send(p, 'm', out.data, out.len), 0);
+        osp_buf_fini(&out);
+    } else { /* the two-piece send, as the collector publishes: series, then metadata */
+        osp_mbatch_add_meta(b, "test_metric", "gauge", "a test", "");
+        const void *x, *y;
+        size_t xn, yn;
+        osp_mbatch_view(b, &x, &xn, &y, &yn);
+        assert_true(xn > 0 && yn > 0);
+        assert_int_equal(osp_bus_producer_send2(p, 'm', x, xn, y, yn), 0);
+    }
     osp_labels_fini(&ls);
     osp_mbatch_free(b);
 }
