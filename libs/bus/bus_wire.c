@@ -368,6 +368,25 @@ osp_wire_series_scan(osp_wire_view msg, osp_wire_series *s)
     unsigned wt;
     for (;;) {
         const uint8_t *start = it.p;
+        /* the layout every encoder writes: a Label (0x0a) or Sample (0x12)
+         * under 128 bytes, read without the general tag and length loops */
+        if (it.end - start >= 2 && start[1] < 0x80 && (start[0] == 0x0a || start[0] == 0x12) &&
+            (size_t)(it.end - start) - 2 >= start[1]) {
+            it.p = start + 2 + start[1];
+            if (start[0] == 0x12) {
+                s->sample = (osp_wire_view){(const char *)start + 2, start[1]};
+                s->n_samples++;
+                gap = first != NULL;
+                continue;
+            }
+            if (first == NULL)
+                first = start;
+            else if (gap)
+                split = true;
+            last_end = it.p;
+            s->n_labels++;
+            continue;
+        }
         if (!next_tag(&it, &tag, &wt))
             break;
         if (tag == 2 && wt == WT_LEN) {

@@ -309,13 +309,90 @@ test_wire_reader(void **state)
     osp_mbatch_free(b);
 }
 
+/* osp_wire_series_scan over hand-made layouts: its short-field fast path and
+ * the general loop agree (spans, counts, the last sample). */
+static void
+test_series_scan_layouts(void **state)
+{
+    (void)state;
+    char big[200];
+    memset(big, 'v', sizeof(big));
+    osp_buf b;
+    osp_buf_init(&b);
+    /* label a=x; label l=<200 bytes> (two-byte length); overlong tag of a
+     * label; sample t=5; sample t=6 */
+    osp_buf_append(&b,
+                   "\x0a\x06\x0a\x01"
+                   "a"
+                   "\x12\x01"
+                   "x",
+                   8);
+    osp_buf_append(&b,
+                   "\x0a\xce\x01\x0a\x01"
+                   "l"
+                   "\x12\xc8\x01",
+                   9);
+    osp_buf_append(&b, big, sizeof(big));
+    osp_buf_append(&b,
+                   "\x8a\x00\x06\x0a\x01"
+                   "b"
+                   "\x12\x01"
+                   "y",
+                   9);
+    size_t labels_end = b.len;
+    osp_buf_append(&b, "\x12\x02\x08\x05", 4);
+    osp_buf_append(&b, "\x12\x02\x08\x06", 4);
+    osp_wire_series s;
+    osp_wire_series_scan((osp_wire_view){b.data, b.len}, &s);
+    assert_int_equal(s.n_labels, 3);
+    assert_int_equal(s.n_samples, 2);
+    assert_ptr_equal(s.labels.p, b.data);
+    assert_int_equal(s.labels.n, labels_end);
+    int64_t t;
+    double v;
+    osp_wire_sample(s.sample, &t, &v);
+    assert_int_equal(t, 6);
+    /* a sample between two labels: no label span */
+    osp_buf_reset(&b);
+    osp_buf_append(&b,
+                   "\x0a\x06\x0a\x01"
+                   "a"
+                   "\x12\x01"
+                   "x",
+                   8);
+    osp_buf_append(&b, "\x12\x02\x08\x07", 4);
+    osp_buf_append(&b,
+                   "\x0a\x06\x0a\x01"
+                   "b"
+                   "\x12\x01"
+                   "y",
+                   8);
+    osp_wire_series_scan((osp_wire_view){b.data, b.len}, &s);
+    assert_int_equal(s.n_labels, 2);
+    assert_int_equal(s.n_samples, 1);
+    assert_null(s.labels.p);
+    assert_int_equal(s.labels.n, 0);
+    /* a length running past the end stops the scan where the general loop does */
+    osp_buf_reset(&b);
+    osp_buf_append(&b,
+                   "\x0a\x06\x0a\x01"
+                   "a"
+                   "\x12\x01"
+                   "x",
+                   8);
+    osp_buf_append(&b, "\x12\x09\x08\x07", 4);
+    osp_wire_series_scan((osp_wire_view){b.data, b.len}, &s);
+    assert_int_equal(s.n_labels, 1);
+    assert_int_equal(s.n_samples, 0);
+    osp_buf_fini(&b);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_length_prefix_over_int_max),
-        cmocka_unit_test(test_wire_reader),
-        cmocka_unit_test(test_series_checks),
+        cmocka_unit_test(test_length_prefix_over_int_max), cmocka_unit_test(test_wire_reader),
+        cmocka_unit_test(test_series_scan_layouts),        cmocka_unit_test(test_series_checks),
         cmocka_unit_test(test_builder_matches_protobuf_c),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
