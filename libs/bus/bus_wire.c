@@ -179,6 +179,21 @@ check_label(const uint8_t *p, const uint8_t *end)
 }
 static const uint8_t sample_wts[2] = {WT_VARINT, WT_64}; /* timestamp_ms, value */
 
+/* check_sample: check_leaf for a Sample, with a fast path for the layout
+ * every encoder writes (timestamp varint, then value fixed64, nothing else). */
+static inline bool
+check_sample(const uint8_t *p, const uint8_t *end)
+{
+    if (end - p >= 11 && p[0] == 0x08) {
+        const uint8_t *q = p + 1;
+        while (q < end && q - p <= 10 && (*q & 0x80))
+            q++;
+        if (q < end && q - p <= 10 && end - q == 10 && q[1] == 0x11)
+            return true;
+    }
+    return check_leaf(p, end, sample_wts, 2);
+}
+
 /* check_series: check_msg for a Series (repeated Label labels = 1, repeated
  * Sample samples = 2), one per series of every batch, without descriptor
  * lookups: the same rules, spelled out. */
@@ -186,6 +201,15 @@ static bool
 check_series(const uint8_t *p, const uint8_t *end)
 {
     while (p < end) {
+        /* a Label (0x0a) or Sample (0x12) under 128 bytes: the usual layout */
+        if (end - p >= 2 && p[1] < 0x80 && (p[0] == 0x0a || p[0] == 0x12) &&
+            (size_t)(end - p) - 2 >= p[1]) {
+            const uint8_t *s = p + 2, *e = s + p[1];
+            if (!(p[0] == 0x0a ? check_label(s, e) : check_sample(s, e)))
+                return false;
+            p = e;
+            continue;
+        }
         uint32_t tag;
         unsigned wt;
         if (!rd_tag(&p, end, &tag, &wt))
@@ -199,7 +223,7 @@ check_series(const uint8_t *p, const uint8_t *end)
         if (wt != WT_LEN || !rd_len(&p, end, &sub))
             return false;
         const uint8_t *s = (const uint8_t *)sub.p;
-        if (!(tag == 1 ? check_label(s, s + sub.n) : check_leaf(s, s + sub.n, sample_wts, 2)))
+        if (!(tag == 1 ? check_label(s, s + sub.n) : check_sample(s, s + sub.n)))
             return false;
     }
     return true;
@@ -210,7 +234,16 @@ check_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *
 {
     if (depth > 8)
         return false; /* the protocol nests 4 deep; this is a guard, not a rule */
+    bool mbatch = d == &osprey__metric_batch__descriptor;
     while (p < end) {
+        if (mbatch && p[0] == 0x0a) { /* a Series, without the descriptor lookup */
+            osp_wire_view sub;
+            p++;
+            if (!rd_len(&p, end, &sub) ||
+                !check_series((const uint8_t *)sub.p, (const uint8_t *)sub.p + sub.n))
+                return false;
+            continue;
+        }
         uint32_t tag;
         unsigned wt;
         if (!rd_tag(&p, end, &tag, &wt))
@@ -239,7 +272,7 @@ check_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *
             if (f->descriptor == &osprey__label__descriptor)
                 ok = check_label(s, s + sub.n);
             else if (f->descriptor == &osprey__sample__descriptor)
-                ok = check_leaf(s, s + sub.n, sample_wts, 2);
+                ok = check_sample(s, s + sub.n);
             else if (f->descriptor == &osprey__series__descriptor)
                 ok = check_series(s, s + sub.n);
             else

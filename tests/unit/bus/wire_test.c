@@ -214,7 +214,7 @@ test_series_checks(void **state)
     (void)state;
     static const struct {
         const char *what;
-        uint8_t series[12];
+        uint8_t series[16];
         size_t n;
         int rc;
     } cases[] = {
@@ -236,13 +236,28 @@ test_series_checks(void **state)
          {0x0a, 0x05, 0x0a, 0x01, 'n', 0x12, 0x01},
          7,
          OSP_EPARSE},
+        {"a sample", {0x12, 0x0b, 0x08, 0x05, 0x11, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f}, 13, 0},
+        {"a sample with a value cut short",
+         {0x12, 0x0a, 0x08, 0x05, 0x11, 0, 0, 0, 0, 0, 0, 0xf0},
+         12,
+         OSP_EPARSE},
+        {"a sample with a varint value", {0x12, 0x04, 0x08, 0x05, 0x10, 0x01}, 6, OSP_EPARSE},
+        {"a sample, value first",
+         {0x12, 0x0b, 0x11, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0x08, 0x05},
+         13,
+         0},
+        {"a sample, value, then a timestamp cut short",
+         {0x12, 0x0a, 0x11, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0x08},
+         12,
+         OSP_EPARSE},
+        {"a sample of a timestamp only", {0x12, 0x02, 0x08, 0x05}, 4, 0},
         {"a label of a name and a varint value",
          {0x0a, 0x05, 0x0a, 0x01, 'n', 0x10, 0x01},
          7,
          OSP_EPARSE},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        uint8_t env[24] = {0x0a, 0x01, 'p'}; /* Envelope.producer_id */
+        uint8_t env[32] = {0x0a, 0x01, 'p'}; /* Envelope.producer_id */
         size_t n = cases[i].n;
         env[3] = 0x52; /* Envelope.metrics */
         env[4] = (uint8_t)(n + 2);
