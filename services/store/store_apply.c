@@ -563,6 +563,7 @@ store_commit_group_cached(store_pg *pg, store_head *h, store_stats *st, store_ca
     store_pg_series *srows = NULL;
     store_pg_meta *mrows = NULL;
     size_t nrows = 0, nsrows = 0, nmrows = 0;
+    bool solo = false; /* the group is one INSERT, no explicit transaction */
     size_t *row_of = osp_calloc(n ? n : 1, sizeof(*row_of));
     osp_buf *recs = osp_calloc(n ? n : 1, sizeof(*recs)); /* per row; zeroed = inited */
     int rc;
@@ -607,19 +608,33 @@ store_commit_group_cached(store_pg *pg, store_head *h, store_stats *st, store_ca
         r->payload = recs[row_of[i]].data;
         r->len = recs[row_of[i]].len;
     }
-    if ((rc = store_pg_exec(pg, "BEGIN", ei)) != 0)
-        goto out;
-    if ((rc = store_pg_insert_batches(pg, rows, nrows, ei)) != 0)
+    /* A group whose batches bring no new series and no changed metadata (the
+     * usual one) is a single INSERT in its own transaction: no BEGIN and
+     * COMMIT round trips. Whether it is one is known before the insert by
+     * counting every row as new (a superset of the rows that turn out new). */
+    for (size_t i = 0; i < n; i++)
+        items[i].is_new = row_of[i] != SIZE_MAX;
+    collect_rows(h, items, n, preps, a, now, &srows, &nsrows, &mrows, &nmrows);
+    solo = nsrows == 0 && nmrows == 0;
+    if (!solo && (rc = store_pg_exec(pg, "BEGIN", ei)) != 0)
         goto rollback;
+    if ((rc = store_pg_insert_batches(pg, rows, nrows, ei)) != 0)
+        goto rollback; /* solo: the outcome of a failed INSERT is unknown; the resend will tell */
     for (size_t i = 0; i < n; i++)
         items[i].is_new = row_of[i] != SIZE_MAX && rows[row_of[i]].inserted;
-    collect_rows(h, items, n, preps, a, now, &srows, &nsrows, &mrows, &nmrows);
-    if (nsrows > 0 && (rc = store_pg_insert_series(pg, srows, nsrows, ei)) != 0)
-        goto rollback;
-    if (nmrows > 0 && (rc = store_pg_upsert_meta(pg, mrows, nmrows, now, ei)) != 0)
-        goto rollback;
-    if ((rc = store_pg_exec(pg, "COMMIT", ei)) != 0)
-        goto out; /* the outcome of a failed COMMIT is unknown: the resend will tell */
+    if (!solo) {
+        osp_free(srows);
+        osp_free(mrows);
+        srows = NULL;
+        mrows = NULL;
+        collect_rows(h, items, n, preps, a, now, &srows, &nsrows, &mrows, &nmrows);
+        if (nsrows > 0 && (rc = store_pg_insert_series(pg, srows, nsrows, ei)) != 0)
+            goto rollback;
+        if (nmrows > 0 && (rc = store_pg_upsert_meta(pg, mrows, nmrows, now, ei)) != 0)
+            goto rollback;
+        if ((rc = store_pg_exec(pg, "COMMIT", ei)) != 0)
+            goto rollback; /* the outcome of a failed COMMIT is unknown: the resend will tell */
+    }
     if (st != NULL)
         osp_metric_observe(st->commit_duration, (double)(osp_mono_ns() - t0) / 1e9);
     int64_t newest_sent = 0;
@@ -642,7 +657,7 @@ store_commit_group_cached(store_pg *pg, store_head *h, store_stats *st, store_ca
         osp_metric_set(st->ingest_lag, (double)(osp_now_ms() - newest_sent) / 1000.0);
     goto out;
 rollback:
-    if (store_pg_ok(pg))
+    if (!solo && store_pg_ok(pg))
         store_pg_exec(pg, "ROLLBACK", NULL);
     for (size_t i = 0; i < n; i++)
         items[i].is_new = false;
