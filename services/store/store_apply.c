@@ -162,6 +162,13 @@ prep_meta(store_prep *p, osp_wire_view msg)
 void
 store_prep_wire(store_prep *p, osp_wire_view payload, store_cache *cache)
 {
+    /* room for the series at once (a Series is rarely under 64 bytes), not
+     * grown by doubling, which copied the array ~8 times a batch */
+    size_t guess = payload.n / 64 + 16;
+    if (p->cap < guess) {
+        p->cap = guess;
+        p->v = osp_reallocarray(p->v, p->cap, sizeof(*p->v));
+    }
     osp_wire_it it;
     osp_wire_it_init(&it, payload);
     int field;
@@ -397,6 +404,8 @@ static void
 log_record(const store_prep *p, osp_buf *out)
 {
     store_logrec_w w;
+    /* ~14 bytes a sample: id, count, time delta, value; grown past it if need be */
+    osp_buf_reserve(out, 16 + p->n * 16);
     store_logrec_begin(&w, out);
     for (size_t i = 0; i < p->n; i++) {
         const store_prep_series *ps = &p->v[i];
