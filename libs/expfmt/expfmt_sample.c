@@ -162,6 +162,21 @@ canonical_fast(const char *s, size_t n)
     return sig <= 15;
 }
 
+/* int_label: s[0..n) is [-]I with I 0 or 1-6 digits without a leading zero,
+ * not -0: its canonical form is s followed by ".0". */
+static bool
+int_label(const char *s, size_t n)
+{
+    size_t i = n > 0 && s[0] == '-';
+    size_t ni = n - i;
+    if (ni == 0 || ni > 6 || (ni > 1 && s[i] == '0') || (i == 1 && ni == 1 && s[1] == '0'))
+        return false;
+    for (; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
 /* normalise: rewrite float-valued le/quantile labels in canonical form. */
 static void
 normalise(xf_parser *p)
@@ -176,6 +191,15 @@ normalise(xf_parser *p)
         const char *vp = xf_piece_ptr(p, l->value);
         if (canonical_fast(vp, l->value.n))
             continue;
+        if (int_label(vp, l->value.n)) { /* "5" is written "5.0" */
+            char c[16];                  /* vp may lie in scratch, which the appends move */
+            size_t cn = l->value.n;
+            memcpy(c, vp, cn);
+            memcpy(c + cn, ".0", 2);
+            l->value = (xf_piece){NULL, p->scratch.len, cn + 2};
+            osp_buf_append(&p->scratch, c, cn + 2);
+            continue;
+        }
         if (osp_parse_double((osp_str){vp, l->value.n}, &v) != 0)
             continue;
         size_t cn = (size_t)osp_expfmt_format_float_label(canon, v);
@@ -256,6 +280,37 @@ small_int(const char *s, size_t n, int64_t *out)
     return true;
 }
 
+/* small_decimal: [+-]D.F with 1-15 digits in all, at least one on each side
+ * of the point: the integer m of all the digits and the power of ten k of F
+ * are exact doubles (m < 2^53, k <= 22), so m / 10^k is the correctly rounded
+ * value, as strtod's (Clinger's fast path). */
+static bool
+small_decimal(const char *s, size_t n, double *out)
+{
+    static const double p10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    size_t i = s[0] == '-' || s[0] == '+';
+    bool neg = s[0] == '-';
+    int64_t m = 0;
+    size_t digits = 0, dot = 0;
+    for (; i < n; i++) {
+        if (s[i] >= '0' && s[i] <= '9') {
+            m = m * 10 + (s[i] - '0');
+            if (++digits > 15)
+                return false;
+        } else if (s[i] == '.' && dot == 0 && digits > 0) {
+            dot = i;
+        } else {
+            return false;
+        }
+    }
+    if (dot == 0 || dot == n - 1)
+        return false;
+    double v = (double)m / p10[n - 1 - dot];
+    *out = neg ? -v : v;
+    return true;
+}
+
 static int
 parse_value(const char *s, size_t n, double *out)
 {
@@ -264,6 +319,8 @@ parse_value(const char *s, size_t n, double *out)
         *out = (double)i;
         return 0;
     }
+    if (small_decimal(s, n, out))
+        return 0;
     return osp_parse_double((osp_str){s, n}, out);
 }
 

@@ -106,7 +106,18 @@ typedef struct chunk_row {
     int level;
     const uint8_t *data;
     size_t len;
+    size_t ord; /* position in the caller's order (store_chunks_write's sort) */
 } chunk_row;
+
+/* by series, then in the caller's order (a series' chunks keep theirs) */
+static int
+cmp_row_series(const void *a, const void *b)
+{
+    const chunk_row *x = a, *y = b;
+    if (x->series_id != y->series_id)
+        return x->series_id < y->series_id ? -1 : 1;
+    return (x->ord > y->ord) - (x->ord < y->ord);
+}
 
 static void
 put_be32(osp_buf *b, uint32_t v)
@@ -240,7 +251,12 @@ store_chunks_write(store_pg *pg, const store_chunk_ref *c, size_t n, osp_errinfo
                               .n = c[i].n,
                               .level = 0,
                               .data = c[i].data,
-                              .len = c[i].len};
+                              .len = c[i].len,
+                              .ord = i};
+    /* in index order: consecutive rows land on the same leaf pages of the
+     * (series_id, min_t) index instead of one random page each (btree
+     * descents were ~7 % of PostgreSQL's CPU) */
+    qsort(rows, n, sizeof(*rows), cmp_row_series);
     if ((rc = store_pg_exec(pg, "BEGIN", ei)) == 0) {
         rc = insert_rows(pg, rows, n, ei);
         if (rc == 0)
