@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "osp_mem.h"
+#include "osp_time.h"
 
 int
 osp_bus_nng_err(int rv)
@@ -179,12 +180,7 @@ osp_bus_close_timed(uint32_t sock_id, int timeout_ms)
     pthread_detach(t);
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    osp_timespec_add_ms(&until, timeout_ms);
     pthread_mutex_lock(&c->mu);
     while (!c->done) {
         if (pthread_cond_timedwait(&c->cv, &c->mu, &until) != 0)

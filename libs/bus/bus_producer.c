@@ -431,14 +431,8 @@ osp_bus_producer_flush(osp_bus_producer *p, int64_t timeout_ms)
 {
     struct timespec dl;
     clock_gettime(CLOCK_MONOTONIC, &dl);
-    if (timeout_ms >= 0) {
-        dl.tv_sec += timeout_ms / 1000;
-        dl.tv_nsec += (timeout_ms % 1000) * 1000000;
-        if (dl.tv_nsec >= 1000000000) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000;
-        }
-    }
+    if (timeout_ms >= 0)
+        osp_timespec_add_ms(&dl, timeout_ms);
     int rc = 0;
     pthread_mutex_lock(&p->mu);
     p->flushing++;

@@ -15,6 +15,7 @@
 
 #include "bus_int.h"
 #include "osp_mem.h"
+#include "osp_time.h"
 
 /* The REP side keeps one receive outstanding between calls and waits for it
  * on its own condition variable: a receive with an NNG timeout costs a busy
@@ -133,14 +134,8 @@ osp_bus_rep_recv(osp_bus_rep *r, int timeout_ms, osp_bus_request **out)
 {
     struct timespec dl;
     clock_gettime(CLOCK_MONOTONIC, &dl);
-    if (timeout_ms > 0) {
-        dl.tv_sec += timeout_ms / 1000;
-        dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (dl.tv_nsec >= 1000000000L) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000L;
-        }
-    }
+    if (timeout_ms > 0)
+        osp_timespec_add_ms(&dl, timeout_ms);
     pthread_mutex_lock(&r->mu);
     for (;;) {
         if (!r->active) {

@@ -4,12 +4,17 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "osp_buf.h"
 
 int64_t osp_now_ms(void);  /* wall clock, unix ms */
 int64_t osp_mono_ns(void); /* monotonic ns */
 void osp_sleep_ms(int64_t ms);
+
+/* osp_timespec_add_ms: *ts moved ms (>= 0) later, normalised (deadlines for
+ * pthread_cond_timedwait). */
+void osp_timespec_add_ms(struct timespec *ts, int64_t ms);
 
 /* osp_parse_duration: Prometheus duration syntax "1h30m", "5m", "10s", "100ms",
  * "2d", "1w", "1y" (y=365d), units in descending order, no sign. "0" is accepted.

@@ -87,12 +87,7 @@ run(void *arg)
             publish(w, &s, &labels, b, &pb);
 
         struct timespec dl = t0;
-        dl.tv_sec += interval / 1000;
-        dl.tv_nsec += (interval % 1000) * 1000000L;
-        if (dl.tv_nsec >= 1000000000L) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000L;
-        }
+        osp_timespec_add_ms(&dl, interval);
         pthread_mutex_lock(&w->mu);
         while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &dl) == 0)
             ;

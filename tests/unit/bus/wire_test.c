@@ -324,6 +324,14 @@ test_wire_reader(void **state)
     osp_mbatch_free(b);
 }
 
+/* put_label: a Label {name: n, value: v} field of a Series, one byte each */
+static void
+put_label(osp_buf *b, char n, char v)
+{
+    const char x[8] = {0x0a, 0x06, 0x0a, 0x01, n, 0x12, 0x01, v};
+    osp_buf_append(b, x, sizeof(x));
+}
+
 /* osp_wire_series_scan over hand-made layouts: its short-field fast path and
  * the general loop agree (spans, counts, the last sample). */
 static void
@@ -336,12 +344,7 @@ test_series_scan_layouts(void **state)
     osp_buf_init(&b);
     /* label a=x; label l=<200 bytes> (two-byte length); overlong tag of a
      * label; sample t=5; sample t=6 */
-    osp_buf_append(&b,
-                   "\x0a\x06\x0a\x01"
-                   "a"
-                   "\x12\x01"
-                   "x",
-                   8);
+    put_label(&b, 'a', 'x');
     osp_buf_append(&b,
                    "\x0a\xce\x01\x0a\x01"
                    "l"
@@ -369,19 +372,9 @@ test_series_scan_layouts(void **state)
     assert_int_equal(t, 6);
     /* a sample between two labels: no label span */
     osp_buf_reset(&b);
-    osp_buf_append(&b,
-                   "\x0a\x06\x0a\x01"
-                   "a"
-                   "\x12\x01"
-                   "x",
-                   8);
+    put_label(&b, 'a', 'x');
     osp_buf_append(&b, "\x12\x02\x08\x07", 4);
-    osp_buf_append(&b,
-                   "\x0a\x06\x0a\x01"
-                   "b"
-                   "\x12\x01"
-                   "y",
-                   8);
+    put_label(&b, 'b', 'y');
     osp_wire_series_scan((osp_wire_view){b.data, b.len}, &s);
     assert_int_equal(s.n_labels, 2);
     assert_int_equal(s.n_samples, 1);
@@ -389,12 +382,7 @@ test_series_scan_layouts(void **state)
     assert_int_equal(s.labels.n, 0);
     /* a length running past the end stops the scan where the general loop does */
     osp_buf_reset(&b);
-    osp_buf_append(&b,
-                   "\x0a\x06\x0a\x01"
-                   "a"
-                   "\x12\x01"
-                   "x",
-                   8);
+    put_label(&b, 'a', 'x');
     osp_buf_append(&b, "\x12\x09\x08\x07", 4);
     osp_wire_series_scan((osp_wire_view){b.data, b.len}, &s);
     assert_int_equal(s.n_labels, 1);
