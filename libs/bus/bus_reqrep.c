@@ -21,7 +21,7 @@
  * on its own condition variable: a receive with an NNG timeout costs a busy
  * loop in NNG 1.5.2's expire thread (its clock has millisecond steps and an
  * aio that expires within the current millisecond keeps it spinning until the
- * next one), which was 5 % of an idle store's CPU at a 200 ms poll. */
+ * next one), which was ~5 % of the store's CPU under load at a 200 ms poll. */
 struct osp_bus_rep {
     nng_socket s;
     nng_aio *aio;       /* the outstanding receive */

@@ -179,6 +179,16 @@ check_label(const uint8_t *p, const uint8_t *end)
 }
 static const uint8_t sample_wts[2] = {WT_VARINT, WT_64}; /* timestamp_ms, value */
 
+/* short_field: p starts a Label (0x0a) or Sample (0x12) field of a Series
+ * with a one-byte length that fits before end: the layout every encoder
+ * writes, read without the general tag and length loops. */
+static inline bool
+short_field(const uint8_t *p, const uint8_t *end)
+{
+    return end - p >= 2 && p[1] < 0x80 && (p[0] == 0x0a || p[0] == 0x12) &&
+           (size_t)(end - p) - 2 >= p[1];
+}
+
 /* check_sample: check_leaf for a Sample, with a fast path for the layout
  * every encoder writes (timestamp varint, then value fixed64, nothing else). */
 static inline bool
@@ -201,9 +211,7 @@ static bool
 check_series(const uint8_t *p, const uint8_t *end)
 {
     while (p < end) {
-        /* a Label (0x0a) or Sample (0x12) under 128 bytes: the usual layout */
-        if (end - p >= 2 && p[1] < 0x80 && (p[0] == 0x0a || p[0] == 0x12) &&
-            (size_t)(end - p) - 2 >= p[1]) {
+        if (short_field(p, end)) {
             const uint8_t *s = p + 2, *e = s + p[1];
             if (!(p[0] == 0x0a ? check_label(s, e) : check_sample(s, e)))
                 return false;
@@ -401,10 +409,7 @@ osp_wire_series_scan(osp_wire_view msg, osp_wire_series *s)
     unsigned wt;
     for (;;) {
         const uint8_t *start = it.p;
-        /* the layout every encoder writes: a Label (0x0a) or Sample (0x12)
-         * under 128 bytes, read without the general tag and length loops */
-        if (it.end - start >= 2 && start[1] < 0x80 && (start[0] == 0x0a || start[0] == 0x12) &&
-            (size_t)(it.end - start) - 2 >= start[1]) {
+        if (short_field(start, it.end)) {
             it.p = start + 2 + start[1];
             if (start[0] == 0x12) {
                 s->sample = (osp_wire_view){(const char *)start + 2, start[1]};

@@ -117,6 +117,15 @@ is_name(osp_str s, const char *lit, size_t n)
     return s.n == n && memcmp(s.p, lit, n) == 0;
 }
 
+/* short_int: s[0..n) is 0 or 1-6 digits without a leading zero (Go's
+ * shortest 'g' writes 1e+06 and up with an exponent); digits are checked by
+ * the caller. */
+static bool
+short_int(const char *s, size_t n)
+{
+    return n > 0 && n <= 6 && (n == 1 || s[0] != '0');
+}
+
 /* canonical_fast: s[0..n) is surely what osp_expfmt_format_float_label writes
  * for its value, so normalise can leave it without parsing and formatting it:
  * +Inf, -Inf, NaN, or [-]I.F where I is 0 or 1-6 digits without a leading zero
@@ -135,7 +144,7 @@ canonical_fast(const char *s, size_t n)
     while (i < n && s[i] >= '0' && s[i] <= '9')
         i++;
     size_t ni = i - i0;
-    if (ni == 0 || ni > 6 || (ni > 1 && s[i0] == '0') || i >= n || s[i] != '.')
+    if (!short_int(s + i0, ni) || i >= n || s[i] != '.')
         return false;
     size_t f0 = ++i;
     while (i < n && s[i] >= '0' && s[i] <= '9')
@@ -168,8 +177,7 @@ static bool
 int_label(const char *s, size_t n)
 {
     size_t i = n > 0 && s[0] == '-';
-    size_t ni = n - i;
-    if (ni == 0 || ni > 6 || (ni > 1 && s[i] == '0') || (i == 1 && ni == 1 && s[1] == '0'))
+    if (!short_int(s + i, n - i) || (i == 1 && n == 2 && s[1] == '0'))
         return false;
     for (; i < n; i++)
         if (s[i] < '0' || s[i] > '9')

@@ -140,6 +140,29 @@ put_be16(osp_buf *b, uint16_t v)
     osp_buf_append(b, x, sizeof(x));
 }
 
+/* copy_i64 / copy_i32 / copy_i16: one field of a binary COPY row: its length,
+ * then the value in network order */
+static void
+copy_i64(osp_buf *b, int64_t v)
+{
+    put_be32(b, 8);
+    put_be64(b, (uint64_t)v);
+}
+
+static void
+copy_i32(osp_buf *b, uint32_t v)
+{
+    put_be32(b, 4);
+    put_be32(b, v);
+}
+
+static void
+copy_i16(osp_buf *b, uint16_t v)
+{
+    put_be32(b, 2);
+    put_be16(b, v);
+}
+
 /* send: hand the COPY data gathered in b to libpq and empty b. */
 static int
 copy_send(store_pg *pg, osp_buf *b, osp_errinfo *ei)
@@ -183,21 +206,14 @@ copy_rows(store_pg *pg, const chunk_row *r, size_t n, bool with_seq, osp_errinfo
         if ((c->seq >= 0) != with_seq)
             continue;
         put_be16(&b, with_seq ? 7 : 6);
-        put_be32(&b, 8);
-        put_be64(&b, (uint64_t)c->series_id);
-        put_be32(&b, 8);
-        put_be64(&b, (uint64_t)c->min_t);
-        put_be32(&b, 8);
-        put_be64(&b, (uint64_t)c->max_t);
-        if (with_seq) {
-            put_be32(&b, 8);
-            put_be64(&b, (uint64_t)c->seq);
-        }
-        put_be32(&b, 4);
-        put_be32(&b, c->n);
-        put_be32(&b, 2);
-        put_be16(&b, (uint16_t)c->level);
-        put_be32(&b, (uint32_t)c->len);
+        copy_i64(&b, c->series_id);
+        copy_i64(&b, c->min_t);
+        copy_i64(&b, c->max_t);
+        if (with_seq)
+            copy_i64(&b, c->seq);
+        copy_i32(&b, c->n);
+        copy_i16(&b, (uint16_t)c->level);
+        put_be32(&b, (uint32_t)c->len); /* bytea: its length, then its bytes */
         osp_buf_append(&b, c->data, c->len);
         if (b.len >= (1u << 20))
             rc = copy_send(pg, &b, ei);

@@ -638,8 +638,8 @@ ingest_main(void *arg)
         store_head_unlock(in->head);
         in->next_persist_ms = 0;
         in->chunk_max_age_ms = 0;
-        while (persist(in))
-            in->next_persist_ms = 0;
+        while (persist(in)) /* a partial turn leaves next_persist_ms at now */
+            ;
         char n[24], ms[24];
         snprintf(n, sizeof(n), "%zu", closed);
         snprintf(ms, sizeof(ms), "%lld", (long long)((osp_mono_ns() - t0) / 1000000));
